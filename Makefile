@@ -1,0 +1,35 @@
+# The local lab in one command, and the tests. Every recipe line is a
+# native command, printed before it runs.
+SALT_CLOUD := .venv/bin/salt-cloud
+MAP ?= maps/local.yaml
+SSH_MASTER := python3 tools/lab.py ssh network
+
+.PHONY: lab deps highstate destroy test unit e2e bench
+
+lab: deps
+	tools/secrets
+	$(SALT_CLOUD) -m $(MAP) -y -P
+	$(SSH_MASTER) salt '*' test.ping
+	$(SSH_MASTER) salt '*' state.apply --state-output=changes
+	@echo
+	@echo "Lab is up. Master and SSH bastion: python3 tools/lab.py ssh network"
+	@echo "Credentials: pillar/secrets.sls (mode 0600), SSH key var/ssh/lab_ed25519"
+
+deps:
+	tools/install-host-deps
+
+highstate:
+	tools/push
+	$(SSH_MASTER) salt '*' state.apply --state-output=changes
+
+destroy: deps
+	$(SALT_CLOUD) -m $(MAP) -d -y
+
+test: deps
+	.venv/bin/pytest
+
+unit: deps
+	.venv/bin/pytest -m "not e2e"
+
+bench: deps
+	.venv/bin/python bench/lab.py

@@ -1,0 +1,155 @@
+"""
+Drive the local lab from Python: the end-to-end tests and the benchmarks
+use this to run the same native commands an operator types.
+
+    lab = Lab()
+    lab.cloud("-m", "maps/local.yaml", "-y")
+    lab.salt("*", "test.ping")          # salt on the master, over SSH
+    lab.ssh("compute1", "chronyc -n sources")
+"""
+
+import json
+import os
+import pathlib
+import shlex
+import subprocess
+import sys
+import time
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+BASTION_NODE = "network"
+
+
+class Lab:
+    """
+    The local lab, seen from the operator's checkout.
+    """
+
+    def __init__(self, repo=REPO, echo=True):
+        self.repo = pathlib.Path(repo)
+        self.key = self.repo / "var" / "ssh" / "lab_ed25519"
+        self.echo = echo
+        self._nodes = None
+
+    def run(self, argv, check=True, timeout=3600, capture=True):
+        """
+        Run a command from the checkout, echoing it first.
+        """
+        if self.echo:
+            print("$ " + " ".join(shlex.quote(str(a)) for a in argv), file=sys.stderr, flush=True)
+        proc = subprocess.run(
+            [str(a) for a in argv], cwd=self.repo, text=True, timeout=timeout,
+            capture_output=capture, check=False,
+        )
+        if check and proc.returncode != 0:
+            raise RuntimeError(
+                f"{argv[0]} exited {proc.returncode}\n{proc.stdout or ''}\n{proc.stderr or ''}"
+            )
+        return proc
+
+    def cloud(self, *args, **kwargs):
+        self._nodes = None
+        return self.run([self.repo / ".venv/bin/salt-cloud", *args], **kwargs)
+
+    def nodes(self):
+        """
+        {node: record} as the driver reports them (salt-cloud -F).
+        """
+        if self._nodes is None:
+            data = json.loads(self.cloud("-F", "--out=json").stdout or "{}")
+            self._nodes = {
+                name: record
+                for providers in data.values()
+                for nodes in providers.values()
+                for name, record in nodes.items()
+            }
+        return self._nodes
+
+    def _ssh_argv(self, node):
+        nodes = self.nodes()
+        opts = ["-i", self.key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
+                "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
+                "-o", "ConnectTimeout=10"]
+        if nodes[node]["public_ips"]:
+            return ["ssh", *opts, f"root@{nodes[node]['public_ips'][0]}"]
+        bastion = nodes[BASTION_NODE]["public_ips"][0]
+        jump = " ".join(["ssh", *map(str, opts), "-W", "%h:%p", f"root@{bastion}"])
+        return ["ssh", *opts, "-o", f"ProxyCommand={jump}", f"root@{nodes[node]['addresses']['mgmt']}"]
+
+    def ssh(self, node, command, **kwargs):
+        """
+        Run a shell command on a node as root (through the bastion when the
+        node has no public address).
+        """
+        return self.run([*self._ssh_argv(node), command], **kwargs)
+
+    def salt(self, target, *args, timeout=3600):
+        """
+        `salt TARGET ARGS --out=json --static` on the master; the parsed
+        returns and the exit code.
+        """
+        command = " ".join(shlex.quote(a) for a in ["salt", target, *args, "--out=json", "--static"])
+        proc = self.ssh("network", command, check=False, timeout=timeout)
+        try:
+            return json.loads(proc.stdout or "{}"), proc.returncode
+        except json.JSONDecodeError as exc:
+            raise RuntimeError(f"salt printed no JSON: {proc.stdout}\n{proc.stderr}") from exc
+
+    def wait_for_minions(self, minions, timeout=180):
+        """
+        Wait until every minion answers test.ping.
+        """
+        deadline = time.monotonic() + timeout
+        answered = {}
+        while time.monotonic() < deadline:
+            answered, _ = self.salt("*", "test.ping", "--timeout=10")
+            if all(answered.get(m) is True for m in minions):
+                return answered
+            time.sleep(3)
+        raise TimeoutError(f"minions not answering after {timeout} s: {answered}")
+
+    def highstate(self):
+        """
+        Apply the highstate on every minion; returns {minion: [state result]}.
+        """
+        returns, _ = self.salt("*", "state.apply", "--state-verbose=False", timeout=3600)
+        return {
+            minion: list(states.values()) if isinstance(states, dict) else states
+            for minion, states in returns.items()
+        }
+
+    def memory_of(self, node):
+        """
+        Proportional set size (bytes) of every process in the node's cgroup.
+        """
+        total = 0
+        for root in ("/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd"):
+            base = pathlib.Path(root) / "saltlab" / node
+            if not base.is_dir():
+                continue
+            for procs in base.rglob("cgroup.procs"):
+                for pid in procs.read_text().split():
+                    try:
+                        rollup = pathlib.Path(f"/proc/{pid}/smaps_rollup").read_text()
+                    except (FileNotFoundError, ProcessLookupError, PermissionError):
+                        continue
+                    for line in rollup.splitlines():
+                        if line.startswith("Pss:"):
+                            total += int(line.split()[1]) * 1024
+            break
+        return total
+
+
+def main():
+    """
+    `python3 tools/lab.py ssh NODE [COMMAND]` opens a shell on a node.
+    """
+    if len(sys.argv) < 3 or sys.argv[1] != "ssh":
+        sys.exit("usage: tools/lab.py ssh NODE [COMMAND]")
+    lab = Lab(echo=False)
+    argv = lab._ssh_argv(sys.argv[2]) + sys.argv[3:]
+    os.execvp(argv[0], [str(a) for a in argv])
+
+
+if __name__ == "__main__":
+    main()
