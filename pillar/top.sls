@@ -1,0 +1,5 @@
+base:
+  '*':
+    - defaults
+    # generated once by tools/secrets (git-ignored, mode 0600)
+    - secrets

@@ -1,0 +1,64 @@
+"""
+tools/secrets: generated once, private, never regenerated.
+"""
+
+import json
+import stat
+import subprocess
+
+import pytest
+
+from conftest import REPO
+
+
+@pytest.fixture
+def run(tmp_path):
+    def run_secrets():
+        return subprocess.run(
+            [REPO / "tools/secrets", "--pillar", tmp_path / "secrets.sls", "--ssh-key", tmp_path / "ssh" / "lab"],
+            capture_output=True, text=True, check=False,
+        )
+    return run_secrets
+
+
+def test_first_run_creates_private_files(tmp_path, run):
+    assert run().returncode == 0
+    pillar = tmp_path / "secrets.sls"
+    assert stat.S_IMODE(pillar.stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "ssh" / "lab").stat().st_mode) == 0o600
+    assert stat.S_IMODE((tmp_path / "ssh").stat().st_mode) == 0o700
+    data = json.loads(pillar.read_text())["saltlab"]
+    assert data["ssh_public_key"] == (tmp_path / "ssh" / "lab.pub").read_text().strip()
+    assert len(data["secrets"]) == 17
+    assert len(set(data["secrets"].values())) == 17
+    assert all(len(value) >= 32 for value in data["secrets"].values())
+
+
+def test_rerun_changes_nothing(tmp_path, run):
+    run()
+    before = (tmp_path / "secrets.sls").read_bytes(), (tmp_path / "ssh" / "lab").read_bytes()
+    result = run()
+    assert result.returncode == 0 and "0 secret(s) added" in result.stdout
+    assert ((tmp_path / "secrets.sls").read_bytes(), (tmp_path / "ssh" / "lab").read_bytes()) == before
+
+
+def test_a_missing_secret_is_added_and_the_others_kept(tmp_path, run):
+    run()
+    pillar = tmp_path / "secrets.sls"
+    data = json.loads(pillar.read_text())
+    kept = dict(data["saltlab"]["secrets"])
+    del data["saltlab"]["secrets"]["nova_db"]
+    del kept["nova_db"]
+    pillar.write_text(json.dumps(data))
+    assert "1 secret(s) added" in run().stdout
+    now = json.loads(pillar.read_text())["saltlab"]["secrets"]
+    assert {k: now[k] for k in kept} == kept and now["nova_db"]
+
+
+@pytest.mark.parametrize("content", ["{not json", '{"saltlab": []}', "[]"])
+def test_a_malformed_file_is_a_clear_error(tmp_path, run, content):
+    (tmp_path / "secrets.sls").write_text(content)
+    result = run()
+    assert result.returncode != 0
+    assert "is not valid secrets pillar" in result.stderr and "Traceback" not in result.stderr
+    assert (tmp_path / "secrets.sls").read_text() == content
