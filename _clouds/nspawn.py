@@ -395,6 +395,10 @@ def _ensure_host_network(nets):
     for spec in nets.values():
         _iptables_ensure("filter", FORWARD_CHAIN, "-i", spec["bridge"], "-j", "DROP")
         _iptables_ensure("filter", FORWARD_CHAIN, "-o", spec["bridge"], "-j", "DROP")
+        if not spec["gateway"]:
+            # The host is not on this network: its addresses must never
+            # follow the default route off the machine.
+            _run("ip", "route", "replace", "unreachable", str(spec["net"]))
 
 
 def _remove_host_network(nets):
@@ -404,6 +408,8 @@ def _remove_host_network(nets):
         _run("iptables", "-w", "-t", table, "-X", chain, check=False)
     for spec in nets.values():
         _run("ip", "link", "del", spec["bridge"], check=False)
+        if not spec["gateway"]:
+            _run("ip", "route", "del", "unreachable", str(spec["net"]), check=False)
 
 
 # ---------------------------------------------------------------------------

@@ -112,7 +112,8 @@ class Lab:
         """
         Apply the highstate on every minion; returns {minion: [state result]}.
         """
-        returns, _ = self.salt("*", "state.apply", "--state-verbose=False", timeout=3600)
+        # A busy minion may miss the CLI's job checks: wait for the returns.
+        returns, _ = self.salt("*", "state.apply", "--state-verbose=False", "--timeout=3000", timeout=3600)
         return {
             minion: list(states.values()) if isinstance(states, dict) else states
             for minion, states in returns.items()

@@ -38,6 +38,7 @@ def host_leftovers():
         "links": [link for link in links if link.startswith("sl")],
         "mounts": [line for line in out("cat", "/proc/mounts").splitlines() if str(STATE_DIR) in line],
         "cgroups": cgroups,
+        "routes": [line for line in out("ip", "route").splitlines() if "192.168." in line or "sl-" in line],
         "iptables": [line for line in out("iptables-save").splitlines() if "SALTLAB" in line],
         "processes": [line for line in out("ps", "-eo", "args").splitlines() if "saltlab-node-" in line],
     }
@@ -58,10 +59,11 @@ def lab():
 def failed_states(returns):
     failures = []
     for minion, states in returns.items():
-        if not isinstance(states, list):
-            failures.append(f"{minion}: {states}")
-            continue
-        failures += [f"{minion}: {s.get('__id__')}: {s.get('comment')}" for s in states if not s.get("result")]
+        failures += [
+            f"{minion}: {s.get('__id__')}: {s.get('comment')}" if isinstance(s, dict) else f"{minion}: {s}"
+            for s in states
+            if not isinstance(s, dict) or not s.get("result")
+        ]
     return failures
 
 
@@ -98,7 +100,7 @@ def test_second_highstate_changes_nothing(lab):
         f"{minion}: {s.get('__id__')}: {s.get('changes')}"
         for minion, states in returns.items()
         for s in states
-        if s.get("changes")
+        if isinstance(s, dict) and s.get("changes")
     ]
     assert changed == []
 
