@@ -1,5 +1,8 @@
-# Lab-wide settings (formula defaults live in salt/<formula>/defaults.yaml;
-# these are the values a lab changes).
+# Settings of the lab, for every node. Formula defaults live in
+# salt/<formula>/defaults.yaml; the `saltlab:<formula>` keys here override
+# them. A lab's own pillar (pillar/labs/<lab>.sls) overrides these, and the
+# generated pillar/secrets.sls adds saltlab:ssh_public_key and
+# saltlab:secrets.
 saltlab:
   networks:
     public:
@@ -10,4 +13,33 @@ saltlab:
     underlay:
       cidr: 192.168.2.0/24
       mtu: 1460
+  # The controller's management address: its services (time, package cache,
+  # later the OpenStack APIs) are reached there. The provider gives the
+  # other nodes network .12, computeN .2N, storage .31; /etc/hosts names
+  # them all from the mine.
   controller_address: 192.168.1.11
+
+  apt:
+    cache:
+      port: 3142
+
+  chrony:
+    # The controller's time sources; none in the lab: it serves its own
+    # clock at stratum 8 and every other node follows the controller.
+    upstream: []
+
+  packages:
+    pkgs:
+      - bash-completion
+      - curl
+      - jq
+      - tcpdump
+      - vim-tiny
+
+  # Only net.* keys can be set inside a local (nspawn) node.
+  sysctl:
+    roles:
+      network:
+        net.ipv4.ip_forward: 1
+      compute:
+        net.ipv4.ip_forward: 1

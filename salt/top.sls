@@ -1,5 +1,6 @@
-# Formulas by role. Roles come from the `roles` grain that each node's
-# salt-cloud profile sets, never from host names.
+# The highstate. Roles come from the `roles` grain that each node's
+# salt-cloud profile sets (a list: controller, network, compute, storage),
+# never from host names.
 base:
   '*':
     - hosts
@@ -7,4 +8,7 @@ base:
     - apt
     - chrony
     - sysctl
-    - base
+    - packages
+  'roles:controller':
+    - match: grain
+    - apt.cache

@@ -1,9 +1,6 @@
-{#- APT through the controller's cache: the controller runs apt-cacher-ng
-    and fetches directly; every other node uses it as its proxy. #}
-{%- from 'lab/map.jinja' import roles with context %}
+{#- How this node gets packages: the controller fetches directly (and runs
+    the cache, apt.cache, assigned in top.sls); every other node goes
+    through the controller's cache, its only way to the mirror. Every pkg
+    state of the tree requires `sls: apt`. #}
 include:
-{%- if 'controller' in roles %}
-  - apt.cache
-{%- else %}
   - apt.proxy
-{%- endif %}

@@ -1,19 +1,31 @@
 {%- from 'apt/map.jinja' import apt with context %}
-{%- from 'lab/map.jinja' import lab with context %}
-{%- set cache_url = 'http://%s:%s' % (lab.controller_address, apt.cache.port) %}
+{%- from 'lab/map.jinja' import lab, roles with context %}
 
-{#- On a first run every node applies at once: wait for the controller's
-    cache, the only way to packages from nodes without a public network. #}
-apt-proxy-cache-answers:
-  http.query:
+{%- if 'controller' in roles %}
+apt-proxy-config:
+  file.absent:
+    - name: {{ apt.proxy_config }}
+{%- else %}
+{%-   set cache_url = 'http://%s:%s' % (lab.controller_address, apt.cache.port) %}
+
+{#- All nodes apply their highstate at once: on a first run the controller
+    is still installing its cache while the others want packages. Under
+    test=True no query is made at all, so there is nothing to wait for. #}
+apt-cache-answers:
+  http.wait_for_successful_query:
     - name: {{ cache_url }}/acng-report.html
     - status: 200
-    - wait_for: {{ apt.wait_for_cache }}
-    - request_interval: 5
+    - wait_for: {{ 0 if opts.test else apt.cache.wait_for }}
+    - request_interval: {{ apt.cache.request_interval }}
 
 apt-proxy-config:
   file.managed:
     - name: {{ apt.proxy_config }}
-    - contents: 'Acquire::http::Proxy "{{ cache_url }}";'
+    - source: salt://apt/files/proxy.conf.jinja
+    - template: jinja
+    - mode: '0644'
+    - context:
+        cache_url: {{ cache_url }}
     - require:
-      - http: apt-proxy-cache-answers
+      - http: apt-cache-answers
+{%- endif %}

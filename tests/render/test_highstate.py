@@ -1,105 +1,217 @@
 """
-Every role's highstate renders with the default pillar and generated
-secrets (salt-call --local state.show_highstate on this machine: rendered,
-not applied), and each role gets the states meant for it.
+Every role's highstate renders on this machine with the repository's pillar
+and freshly generated secrets (``salt-call --local state.show_highstate``:
+rendered, never applied), and each role gets the states meant for it. The
+configuration templates are rendered too (``slsutil.renderer``) and checked
+for what the role's node must run.
+
+The mine is empty when rendering locally; one test seeds this minion's own
+mine cache to render /etc/hosts from it.
 """
 
 import json
+import pathlib
+import shutil
 import subprocess
 
 import pytest
 
-from conftest import REPO
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SALT_CALL = REPO / ".venv" / "bin" / "salt-call"
+NODES = {"controller": "controller", "network": "network", "compute": "compute1", "storage": "storage"}
+CONTROLLER = "192.168.1.11"
+# what the nspawn nodes report (salt-call grains.item virtual on a node)
+CONTAINER = {"virtual": "systemd-nspawn", "virtual_subtype": None}
 
-ROLES = {"controller": "controller", "network": "network", "compute": "compute1", "storage": "storage"}
 
-
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def secrets_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("secrets")
-    subprocess.run([REPO / "tools/secrets", "--pillar", path / "secrets.sls",
-                    "--ssh-key", path / "ssh" / "lab"], check=True, capture_output=True)
+    subprocess.run([REPO / "tools" / "secrets", "--pillar", path / "secrets.sls",
+                    "--ssh-key", path / "ssh" / "lab_ed25519"], check=True, capture_output=True)
     return path
 
 
-def show_highstate(tmp_path, secrets_dir, role, minion_id):
-    config = {
-        "id": minion_id,
-        "file_client": "local",
-        "root_dir": str(tmp_path),
-        "file_roots": {"base": [str(REPO / "salt")]},
-        "pillar_roots": {"base": [str(secrets_dir), str(REPO / "pillar")]},
-        "grains": {"roles": [role]},
-        "log_level_logfile": "quiet",
-    }
-    (tmp_path / "minion").write_text(json.dumps(config))
-    proc = subprocess.run(
-        [REPO / ".venv/bin/salt-call", "--local", "--config-dir", tmp_path, "--out=json",
-         "--retcode-passthrough", "state.show_highstate"],
-        capture_output=True, text=True, check=False,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    states = json.loads(proc.stdout)["local"]
-    assert isinstance(states, dict), states
-    return states
-
-
-def functions(states):
+class Minion:
     """
-    {state id: 'module.function'} of a rendered highstate.
+    A masterless minion configuration in a temporary directory: this
+    repository's state tree, its pillar (without the operator's own
+    secrets, if any), the given secrets, a role's grains.
     """
-    found = {}
-    for state_id, body in states.items():
-        for module, args in body.items():
-            if module.startswith("__"):
-                continue
-            function = next(a for a in args if isinstance(a, str))
-            found[state_id] = f"{module}.{function}"
-    return found
+
+    def __init__(self, root, role, secrets_dir=None, grains=None):
+        self.root = root
+        shutil.copytree(REPO / "pillar", root / "pillar", ignore=shutil.ignore_patterns("secrets.sls"))
+        pillar_roots = ([str(secrets_dir)] if secrets_dir else []) + [str(root / "pillar")]
+        config = {
+            "id": NODES[role],
+            "file_client": "local",
+            "root_dir": str(root),
+            "file_roots": {"base": [str(REPO / "salt")]},
+            "pillar_roots": {"base": pillar_roots},
+            "grains": {"roles": [role], **CONTAINER, **(grains or {})},
+            "log_level_logfile": "quiet",
+        }
+        (root / "minion").write_text(json.dumps(config))
+
+    def run(self, *args):
+        return subprocess.run(
+            [SALT_CALL, "--local", "--config-dir", self.root, "--out=json", "--retcode-passthrough", *args],
+            capture_output=True, text=True, check=False, timeout=120,
+        )
+
+    def call(self, *args):
+        proc = self.run(*args)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        return json.loads(proc.stdout)["local"]
+
+    def highstate(self):
+        states = self.call("state.show_highstate")
+        assert isinstance(states, dict) and states, states
+        for state_id, body in states.items():
+            assert isinstance(body, dict) and "__sls__" in body, (state_id, body)
+        return states
+
+    def template(self, path):
+        return self.call("slsutil.renderer", f"salt://{path}", "default_renderer=jinja")
 
 
-@pytest.fixture(params=sorted(ROLES), scope="module")
-def rendered(request, tmp_path_factory, secrets_dir):
+def function(states, state_id):
+    """
+    'module.function' of a state in rendered high data.
+    """
+    body = states[state_id]
+    module = next(key for key in body if not key.startswith("__"))
+    return f"{module}.{next(arg for arg in body[module] if isinstance(arg, str))}"
+
+
+def arg(states, state_id, name):
+    body = states[state_id]
+    module = next(key for key in body if not key.startswith("__"))
+    return next((a[name] for a in body[module] if isinstance(a, dict) and name in a), None)
+
+
+@pytest.fixture(params=sorted(NODES), scope="module")
+def node(request, tmp_path_factory, secrets_dir):
     role = request.param
-    return role, show_highstate(tmp_path_factory.mktemp(role), secrets_dir, role, ROLES[role])
+    minion = Minion(tmp_path_factory.mktemp(role), role, secrets_dir)
+    return role, minion, minion.highstate()
 
 
-def test_every_role_renders_the_common_formulas(rendered):
-    _role, states = rendered
-    found = functions(states)
-    assert found["users-stack"] == "user.present"
-    assert found["users-stack-ssh-key"] == "ssh_auth.present"
-    assert found["chrony-service"] == "service.running"
-    assert found["base-packages"] == "pkg.installed"
+def test_every_role_gets_the_common_formulas(node):
+    _role, _minion, states = node
+    assert function(states, "users-stack") == "user.present"
+    assert arg(states, "users-stack", "shell") == "/bin/bash"
+    assert function(states, "users-stack-authorized-keys") == "file.managed"
+    assert function(states, "users-stack-sudoers") == "file.managed"
+    assert arg(states, "users-stack-sudoers", "check_cmd") == "/usr/sbin/visudo -cf"
+    assert function(states, "chrony-service") == "service.running"
+    assert function(states, "packages-installed") == "pkg.installed"
+    assert "vim-tiny" in arg(states, "packages-installed", "pkgs")
+    # empty mine: /etc/hosts is left alone, and says so
+    assert function(states, "hosts-lab-nodes") == "test.show_notification"
 
 
-def test_the_apt_cache_is_on_the_controller_and_the_proxy_everywhere_else(rendered):
-    role, states = rendered
-    found = functions(states)
+def test_every_package_waits_for_the_apt_formula(node):
+    _role, _minion, states = node
+    packages = [state_id for state_id, body in states.items() if "pkg" in body]
+    assert len(packages) >= 3
+    for state_id in packages:
+        assert {"sls": "apt"} in (arg(states, state_id, "require") or []), state_id
+    for state_id in ("apt-proxy-config",):
+        assert states[state_id]["__sls__"] == "apt.proxy"
+        assert "apt" in states[state_id]["__sls_included_from__"]
+
+
+def test_the_cache_runs_on_the_controller_and_the_others_use_it(node):
+    role, minion, states = node
+    cache = {state_id for state_id in states if state_id.startswith("apt-cache-")}
     if role == "controller":
-        assert found["apt-cache-service"] == "service.running"
-        assert "apt-proxy-config" not in found
+        assert function(states, "apt-cache-pkg") == "pkg.installed"
+        assert arg(states, "apt-cache-pkg", "name") == "apt-cacher-ng"
+        assert function(states, "apt-cache-service") == "service.running"
+        assert {"file": "apt-cache-config"} in arg(states, "apt-cache-service", "watch")
+        assert "apt-cache-answers" not in states
+        # its own APT goes straight to the mirror
+        assert function(states, "apt-proxy-config") == "file.absent"
+        config = minion.template("apt/files/acng.conf.jinja")
+        assert "Port: 3142\n" in config
+        assert f"BindAddress: {CONTROLLER} localhost\n" in config
+        assert "VerboseLog: 1\n" in config
+        assert function(states, "apt-cache-backend-debian") == "file.managed"
+        assert arg(states, "apt-cache-backend-debian", "context") == {"url": "http://deb.debian.org/debian/"}
     else:
-        assert "apt-cache-pkg" not in found
-        assert found["apt-proxy-config"] == "file.managed"
-        proxy = states["apt-proxy-config"]["file"]
-        assert {"contents": 'Acquire::http::Proxy "http://192.168.1.11:3142";'} in proxy
+        assert cache == {"apt-cache-answers"}
+        assert function(states, "apt-cache-answers") == "http.wait_for_successful_query"
+        assert arg(states, "apt-cache-answers", "name") == f"http://{CONTROLLER}:3142/acng-report.html"
+        assert arg(states, "apt-cache-answers", "status") == 200
+        assert arg(states, "apt-cache-answers", "wait_for") >= 300
+        assert function(states, "apt-proxy-config") == "file.managed"
+        assert arg(states, "apt-proxy-config", "require") == [{"http": "apt-cache-answers"}]
+        assert arg(states, "apt-proxy-config", "context") == {"cache_url": f"http://{CONTROLLER}:3142"}
 
 
-def test_packages_wait_for_the_apt_formula(rendered):
-    _role, states = rendered
-    for state_id in ("chrony-pkg", "base-packages"):
-        requires = next(a["require"] for a in states[state_id]["pkg"] if isinstance(a, dict) and "require" in a)
-        assert {"sls": "apt"} in requires
+def test_chrony_serves_on_the_controller_and_follows_it_elsewhere(node):
+    role, minion, _states = node
+    config = minion.template("chrony/files/chrony.conf.jinja")
+    lines = [line for line in config.splitlines() if line and not line.startswith("#")]
+    if role == "controller":
+        assert "local stratum 8" in lines
+        assert "allow 192.168.1.0/24" in lines
+        assert not [line for line in lines if line.startswith(("server", "pool"))]
+    else:
+        assert [line for line in lines if line.startswith(("server", "pool", "allow", "local"))] == [
+            f"server {CONTROLLER} iburst"
+        ]
+    # a container never sets the clock: it is the host's
+    assert 'DAEMON_OPTS="-F 1 -x"' in minion.template("chrony/files/default.jinja")
+    assert "rtcsync" not in lines
 
 
-def test_chrony_serves_on_the_controller_and_follows_it_elsewhere(rendered):
-    role, states = rendered
-    context = next(a["context"] for a in states["chrony-config"]["file"] if isinstance(a, dict) and "context" in a)
-    assert context["server"] is (role == "controller")
-    assert context["controller"] == "192.168.1.11"
+def test_forwarding_only_on_network_and_compute(node):
+    role, _minion, states = node
+    sysctls = {arg(states, s, "name"): arg(states, s, "value") for s in states if "sysctl" in states[s]}
+    assert sysctls == ({"net.ipv4.ip_forward": 1} if role in ("network", "compute") else {})
 
 
-def test_forwarding_only_on_network_and_compute(rendered):
-    role, states = rendered
-    assert ("sysctl-net.ipv4.ip_forward" in states) is (role in ("network", "compute"))
+def test_chrony_sets_the_clock_outside_containers(tmp_path, secrets_dir):
+    minion = Minion(tmp_path, "compute", secrets_dir, grains={"virtual": "kvm"})
+    assert 'DAEMON_OPTS="-F 1"' in minion.template("chrony/files/default.jinja")
+    assert "rtcsync" in minion.template("chrony/files/chrony.conf.jinja").splitlines()
+
+
+def test_hosts_come_from_the_mine(tmp_path, secrets_dir):
+    minion = Minion(tmp_path, "compute", secrets_dir)
+    # the only mine a masterless minion reads is its own cache
+    minion.call("data.update", "mine_cache", json.dumps({"network.ip_addrs": ["10.99.0.5", "192.168.1.21", "192.168.2.21"]}))
+    states = minion.highstate()
+    assert function(states, "hosts-lab-nodes") == "file.blockreplace"
+    assert arg(states, "hosts-lab-nodes", "name") == "/etc/hosts"
+    assert arg(states, "hosts-lab-nodes", "content") == "192.168.1.21  compute1\n"
+    assert arg(states, "hosts-lab-nodes", "append_if_not_found") is True
+    assert function(states, "hosts-loopback-name") == "host.only"
+
+
+def test_without_secrets_the_highstate_still_renders(tmp_path):
+    states = Minion(tmp_path, "storage").highstate()
+    assert "users-stack" in states
+    assert "users-stack-authorized-keys" not in states
+
+
+def test_under_test_mode_nobody_waits_for_the_cache(tmp_path, secrets_dir):
+    minion = Minion(tmp_path, "storage", secrets_dir)
+    states = minion.call("state.show_sls", "apt", "test=True")
+    assert arg(states, "apt-cache-answers", "wait_for") == 0
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"controller_address": ""}, "pillar saltlab:controller_address is missing"),
+    ({"networks": {"mgmt": {"cidr": "192.168.1.0/33"}}}, "pillar saltlab:networks:mgmt:cidr is not a network"),
+    ({"controller_address": "192.168.1"}, "pillar saltlab:controller_address is not an IP address"),
+    ({"controller_address": "10.0.0.1"}, "pillar saltlab:controller_address 10.0.0.1 is not in"),
+])
+def test_bad_pillar_stops_the_render_with_a_message_naming_the_key(tmp_path, secrets_dir, override, message):
+    minion = Minion(tmp_path, "compute", secrets_dir)
+    proc = minion.run("state.show_highstate", "pillar=" + json.dumps({"saltlab": override}))
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr

@@ -1,0 +1,9 @@
+{%- from 'chrony/map.jinja' import chrony with context %}
+include:
+  - apt
+
+chrony-pkg:
+  pkg.installed:
+    - name: {{ chrony.pkg }}
+    - require:
+      - sls: apt

@@ -1,0 +1,3 @@
+{#- The tools every lab node has. #}
+include:
+  - packages.install
