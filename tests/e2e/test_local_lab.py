@@ -50,7 +50,7 @@ def lab():
     lab.run([lab.repo / "tools/secrets"])
     assert not any(host_leftovers().values()), f"a lab is already up: {host_leftovers()}"
     try:
-        lab.cloud("-m", MAP, "-y", timeout=1800, capture=False)
+        lab.cloud("-m", MAP, "-y", "-P", timeout=1800, capture=False)
         yield lab
     finally:
         lab.cloud("-m", MAP, "-d", "-y", check=False, timeout=600)
