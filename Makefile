@@ -6,11 +6,13 @@ SSH_MASTER := python3 tools/lab.py ssh network
 
 .PHONY: lab deps highstate destroy test unit e2e bench
 
+# --timeout: a master on a busy small host may answer the publish late; the
+# CLI's default 5 s would make it publish the job a second time.
 lab: deps
 	tools/secrets
 	$(SALT_CLOUD) -m $(MAP) -y -P
-	$(SSH_MASTER) salt '*' test.ping
-	$(SSH_MASTER) salt '*' state.apply --state-output=changes
+	python3 tools/lab.py wait
+	$(SSH_MASTER) salt '*' state.apply --state-output=changes --timeout=3000
 	@echo
 	@echo "Lab is up. Master and SSH bastion: python3 tools/lab.py ssh network"
 	@echo "Credentials: pillar/secrets.sls (mode 0600), SSH key var/ssh/lab_ed25519"
@@ -20,7 +22,7 @@ deps:
 
 highstate:
 	tools/push
-	$(SSH_MASTER) salt '*' state.apply --state-output=changes
+	$(SSH_MASTER) salt '*' state.apply --state-output=changes --timeout=3000
 
 destroy: deps
 	$(SALT_CLOUD) -m $(MAP) -d -y

@@ -143,10 +143,18 @@ class Lab:
 
 def main():
     """
-    `python3 tools/lab.py ssh NODE [COMMAND]` opens a shell on a node.
+    `python3 tools/lab.py ssh NODE [COMMAND]` opens a shell on a node;
+    `python3 tools/lab.py wait` waits until every node of the lab answers
+    `salt '*' test.ping` on the master (which starts slowly on a small host).
     """
+    usage = "usage: tools/lab.py ssh NODE [COMMAND] | tools/lab.py wait"
+    if sys.argv[1:2] == ["wait"] and len(sys.argv) == 2:
+        lab = Lab()
+        answered = lab.wait_for_minions(sorted(lab.nodes()), timeout=600)
+        print(f"{len(answered)} minions answer: {', '.join(sorted(answered))}")
+        return
     if len(sys.argv) < 3 or sys.argv[1] != "ssh":
-        sys.exit("usage: tools/lab.py ssh NODE [COMMAND]")
+        sys.exit(usage)
     lab = Lab(echo=False)
     argv = lab._ssh_argv(sys.argv[2]) + sys.argv[3:]
     os.execvp(argv[0], [str(a) for a in argv])

@@ -13,7 +13,7 @@ apt-proxy-config:
     test=True no query is made at all, so there is nothing to wait for. #}
 apt-cache-answers:
   http.wait_for_successful_query:
-    - name: {{ cache_url }}/acng-report.html
+    - name: {{ cache_url }}/{{ apt.cache.report_page }}
     - status: 200
     - wait_for: {{ 0 if opts.test else apt.cache.wait_for }}
     - request_interval: {{ apt.cache.request_interval }}

@@ -143,7 +143,7 @@ def test_the_cache_runs_on_the_controller_and_the_others_use_it(node):
     else:
         assert cache == {"apt-cache-answers"}
         assert function(states, "apt-cache-answers") == "http.wait_for_successful_query"
-        assert arg(states, "apt-cache-answers", "name") == f"http://{CONTROLLER}:3142/acng-report.html"
+        assert arg(states, "apt-cache-answers", "name") == f"http://{CONTROLLER}:3142/saltlab-cache.html"
         assert arg(states, "apt-cache-answers", "status") == 200
         assert arg(states, "apt-cache-answers", "wait_for") >= 300
         assert function(states, "apt-proxy-config") == "file.managed"
