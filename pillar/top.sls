@@ -1,8 +1,10 @@
-# Pillar of every lab node. `secrets` is generated once by tools/secrets
-# (git-ignored, mode 0600); until it exists it is skipped (ignore_missing
-# applies to this whole block: `defaults` is in git).
+# Pillar of every lab node: the defaults, the lab this checkout deploys
+# (pillar/lab.sls names one of pillar/labs/), and the generated secrets.
+# `secrets` is made once by tools/secrets (git-ignored, mode 0600); until
+# it exists it is skipped (ignore_missing applies to this whole block).
 base:
   '*':
     - defaults
+    - lab
     - secrets
     - ignore_missing: true

@@ -1,0 +1,26 @@
+{#- memcached: Keystone's token cache and the services' auth cache. #}
+{%- from 'memcached/map.jinja' import memcached with context %}
+include:
+  - apt
+
+memcached-pkg:
+  pkg.installed:
+    - name: {{ memcached.pkg }}
+    - require:
+      - sls: apt
+
+memcached-config:
+  file.managed:
+    - name: {{ memcached.config }}
+    - source: salt://memcached/files/memcached.conf.jinja
+    - template: jinja
+    - mode: '0644'
+    - require:
+      - pkg: memcached-pkg
+
+memcached-service:
+  service.running:
+    - name: {{ memcached.service }}
+    - enable: true
+    - watch:
+      - file: memcached-config
