@@ -1,0 +1,35 @@
+{%- from 'glance/map.jinja' import glance with context %}
+{%- from 'openstack/map.jinja' import openstack with context %}
+include:
+  - glance.install
+
+glance-config:
+  file.managed:
+    - name: {{ glance.config }}
+    - source: salt://glance/files/glance-api.conf.jinja
+    - template: jinja
+    - user: root
+    - group: {{ glance.group }}
+    - mode: '0640'
+    - show_changes: false
+    - require:
+      - pkg: glance-pkgs
+
+{#- Debian's uwsgi settings, with fewer processes: the lab is small. #}
+glance-uwsgi-config:
+  ini.options_present:
+    - name: {{ glance.uwsgi_config }}
+    - sections:
+        uwsgi:
+          processes: {{ openstack.api_processes }}
+    - require:
+      - pkg: glance-pkgs
+
+glance-images-dir:
+  file.directory:
+    - name: {{ glance.images_dir }}
+    - user: {{ glance.user }}
+    - group: {{ glance.group }}
+    - mode: '0750'
+    - require:
+      - pkg: glance-pkgs

@@ -1,0 +1,7 @@
+{%- from 'glance/map.jinja' import glance with context %}
+{%- from 'openstack/macros.jinja' import packages with context %}
+include:
+  - apt
+  - openstack.debconf
+
+{{ packages('glance', glance) }}

@@ -1,0 +1,6 @@
+{%- from 'glance/map.jinja' import glance with context %}
+{%- from 'openstack/macros.jinja' import keystone_registration with context %}
+include:
+  - keystone
+
+{{ keystone_registration('glance', glance.service_password) }}

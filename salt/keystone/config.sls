@@ -1,0 +1,37 @@
+{%- from 'keystone/map.jinja' import keystone with context %}
+{%- from 'openstack/map.jinja' import openstack with context %}
+include:
+  - keystone.install
+
+keystone-config:
+  file.managed:
+    - name: {{ keystone.config }}
+    - source: salt://keystone/files/keystone.conf.jinja
+    - template: jinja
+    - user: root
+    - group: {{ keystone.group }}
+    - mode: '0640'
+    - show_changes: false
+    - require:
+      - pkg: keystone-pkgs
+
+{#- Debian's uwsgi settings, with fewer processes: the lab is small. #}
+keystone-uwsgi-config:
+  ini.options_present:
+    - name: {{ keystone.uwsgi_config }}
+    - sections:
+        uwsgi:
+          processes: {{ openstack.api_processes }}
+    - require:
+      - pkg: keystone-pkgs
+
+{#- The key repositories, made once; Keystone rotates nothing in the lab. #}
+{%- for kind, path in [('fernet', keystone.fernet_keys), ('credential', keystone.credential_keys)] %}
+
+keystone-{{ kind }}-setup:
+  cmd.run:
+    - name: keystone-manage {{ kind }}_setup --keystone-user {{ keystone.user }} --keystone-group {{ keystone.group }}
+    - creates: {{ path }}/0
+    - require:
+      - file: keystone-config
+{%- endfor %}

@@ -1,0 +1,6 @@
+{%- from 'placement/map.jinja' import placement with context %}
+{%- from 'openstack/macros.jinja' import keystone_registration with context %}
+include:
+  - keystone
+
+{{ keystone_registration('placement', placement.service_password) }}
