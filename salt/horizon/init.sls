@@ -1,0 +1,61 @@
+{#- Horizon, the dashboard, under /horizon on the controller's Apache; the
+    TLS proxy serves it on 443. #}
+{%- from 'horizon/map.jinja' import horizon with context %}
+{%- from 'openstack/macros.jinja' import packages with context %}
+include:
+  - apt
+  - openstack.debconf
+
+{{ packages('horizon', horizon) }}
+
+horizon-config:
+  file.managed:
+    - name: {{ horizon.config }}
+    - source: salt://horizon/files/local_settings.py.jinja
+    - template: jinja
+    - user: root
+    - group: www-data
+    - mode: '0640'
+    - show_changes: false
+    - require:
+      - pkg: horizon-pkgs
+
+{#- Horizon in the daemon process Debian's configuration declares, in its
+    main interpreter: cryptography's Rust bindings load only once per
+    process, which rules out mod_wsgi's sub-interpreters. #}
+horizon-apache-wsgi:
+  file.managed:
+    - name: /etc/apache2/conf-available/saltlab-horizon.conf
+    - contents: |
+        # Managed by Salt (saltlab horizon formula): do not edit.
+        <Location /horizon>
+            WSGIProcessGroup horizon
+            WSGIApplicationGroup %{GLOBAL}
+        </Location>
+    - require:
+      - pkg: horizon-pkgs
+
+horizon-apache-wsgi-enabled:
+  file.symlink:
+    - name: /etc/apache2/conf-enabled/saltlab-horizon.conf
+    - target: ../conf-available/saltlab-horizon.conf
+    - require:
+      - file: horizon-apache-wsgi
+
+{#- Debian's package enables Apache's default TLS site without its module;
+    TLS is the proxy's job. #}
+horizon-apache-default-ssl-absent:
+  file.absent:
+    - name: /etc/apache2/sites-enabled/default-ssl.conf
+    - require:
+      - pkg: horizon-pkgs
+
+horizon-service:
+  service.running:
+    - name: {{ horizon.service }}
+    - enable: true
+    - watch:
+      - file: horizon-config
+      - file: horizon-apache-default-ssl-absent
+      - file: horizon-apache-wsgi
+      - file: horizon-apache-wsgi-enabled

@@ -1,0 +1,7 @@
+{%- from 'neutron/map.jinja' import neutron with context %}
+{%- from 'openstack/macros.jinja' import packages with context %}
+include:
+  - apt
+  - openstack.debconf
+
+{{ packages('neutron', {'debconf': neutron.debconf, 'pkgs': neutron.server_pkgs}) }}

@@ -1,0 +1,6 @@
+{%- from 'nova/map.jinja' import nova with context %}
+{%- from 'openstack/macros.jinja' import keystone_registration with context %}
+include:
+  - keystone
+
+{{ keystone_registration('nova', nova.service_password) }}
