@@ -1,5 +1,6 @@
 {%- from 'nova/map.jinja' import nova with context %}
 include:
+  - nova.install
   - nova.config
   - nova.db
 
@@ -16,4 +17,13 @@ nova-service-{{ service }}:
 {%-   for path in nova.uwsgi_configs %}
       - ini: nova-uwsgi-config-{{ loop.index }}
 {%-   endfor %}
+{%- endfor %}
+{%- for service in nova.unused_services %}
+
+nova-service-{{ service }}-off:
+  service.dead:
+    - name: {{ service }}
+    - enable: false
+    - require:
+      - pkg: nova-pkgs
 {%- endfor %}
