@@ -1,0 +1,223 @@
+"""
+Unit tests of the openstack state module with Salt's loader mocks: the
+execution module is a set of mocks holding what the cloud would report; the
+tests check which writes each state makes, its changes, that test=True
+writes nothing and that API failures become a failed state.
+"""
+
+import importlib.util
+import pathlib
+from unittest.mock import MagicMock
+
+import pytest
+from salt.exceptions import CommandExecutionError
+
+_SPEC = importlib.util.spec_from_file_location(
+    "openstack_state_module", pathlib.Path(__file__).resolve().parents[2] / "_states" / "openstack_lab.py")
+openstack = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(openstack)
+
+READS = ("project_get", "user_get", "user_password_valid", "role_granted", "service_get", "endpoint_get",
+         "flavor_get", "network_get")
+WRITES = ("project_create", "project_update", "project_delete", "user_create", "user_update", "user_delete",
+          "role_grant", "role_revoke", "service_create", "service_update", "service_delete",
+          "endpoint_create", "endpoint_update", "endpoint_delete", "flavor_create", "flavor_delete",
+          "network_create", "network_update", "network_delete")
+WHERE = {"domain": "default", "cloud": None}
+
+
+@pytest.fixture
+def opts():
+    return {"test": False}
+
+
+@pytest.fixture
+def exec_mod():
+    """The execution module: one mock, so that its calls are recorded in order."""
+    return MagicMock()
+
+
+@pytest.fixture
+def configure_loader_modules(opts, exec_mod):
+    salt_dunder = {f"openstack.{name}": getattr(exec_mod, name) for name in READS + WRITES}
+    return {openstack: {"__opts__": opts, "__salt__": salt_dunder}}
+
+
+def writes(exec_mod):
+    """The write calls made, in order, as (function, args, kwargs)."""
+    return [(name, args, kwargs) for name, args, kwargs in exec_mod.mock_calls if name in WRITES]
+
+
+def test_virtual_needs_the_execution_module():
+    assert openstack.__virtual__() == "openstack"
+    openstack.__salt__.clear()
+    assert openstack.__virtual__()[0] is False
+
+
+def test_project_created(exec_mod):
+    exec_mod.project_get.return_value = None
+    ret = openstack.project_present("demo", description="The demo")
+    assert ret == {"name": "demo", "result": True, "comment": "project demo created",
+                   "changes": {"old": None, "new": {"description": "The demo", "is_enabled": True}}}
+    assert writes(exec_mod) == [("project_create", ("demo",), dict(description="The demo", **WHERE))]
+
+
+def test_project_as_wanted_changes_nothing(exec_mod):
+    exec_mod.project_get.return_value = {"id": "p1", "name": "demo", "description": "The demo",
+                                         "is_enabled": True}
+    ret = openstack.project_present("demo", description="The demo")
+    assert ret["result"] is True and ret["changes"] == {}
+    assert writes(exec_mod) == []
+
+
+def test_project_description_updated(exec_mod):
+    exec_mod.project_get.return_value = {"id": "p1", "name": "demo", "description": "old",
+                                         "is_enabled": True}
+    ret = openstack.project_present("demo", description="new")
+    assert ret["changes"] == {"old": {"description": "old"}, "new": {"description": "new"}}
+    assert writes(exec_mod) == [("project_update", ("demo",), dict(description="new", **WHERE))]
+
+
+def test_test_mode_writes_nothing(opts, exec_mod):
+    opts["test"] = True
+    exec_mod.project_get.return_value = None
+    ret = openstack.project_present("demo")
+    assert ret["result"] is None and ret["comment"] == "project demo would be created"
+    assert ret["changes"]["new"] == {"description": "", "is_enabled": True}
+    exec_mod.project_get.return_value = {"id": "p1", "description": "old", "is_enabled": True}
+    ret = openstack.project_present("demo", description="new")
+    assert ret["result"] is None and ret["changes"]["new"] == {"description": "new"}
+    exec_mod.project_get.return_value = {"id": "p1", "description": "", "is_enabled": True}
+    assert openstack.project_absent("demo")["result"] is None
+    assert writes(exec_mod) == []
+
+
+def test_api_failure_fails_the_state_with_its_message(exec_mod):
+    exec_mod.project_get.side_effect = CommandExecutionError("project demo: 503 Service Unavailable")
+    ret = openstack.project_present("demo")
+    assert ret == {"name": "demo", "result": False, "changes": {},
+                   "comment": "project demo: 503 Service Unavailable"}
+
+
+def test_user_created_without_showing_the_password(exec_mod):
+    exec_mod.user_get.return_value = None
+    ret = openstack.user_present("glance", "s3cret", default_project="service")
+    assert "s3cret" not in repr(ret)
+    assert ret["changes"]["new"] == {"default_project": "service", "password": openstack.HIDDEN}
+    assert writes(exec_mod) == [("user_create", ("glance", "s3cret"), dict(default_project="service", **WHERE))]
+    exec_mod.user_password_valid.assert_not_called()
+
+
+def test_user_with_the_same_password_changes_nothing(exec_mod):
+    exec_mod.user_get.return_value = {"id": "u1", "name": "glance", "default_project": "service"}
+    exec_mod.user_password_valid.return_value = True
+    ret = openstack.user_present("glance", "s3cret", default_project="service")
+    assert ret["changes"] == {} and ret["result"] is True
+    exec_mod.user_password_valid.assert_called_once_with("glance", "s3cret", **WHERE)
+    assert writes(exec_mod) == []
+
+
+def test_user_password_reset_when_keystone_refuses_it(exec_mod):
+    exec_mod.user_get.return_value = {"id": "u1", "name": "glance", "default_project": "service"}
+    exec_mod.user_password_valid.return_value = False
+    ret = openstack.user_present("glance", "s3cret", default_project="service")
+    assert "s3cret" not in repr(ret)
+    assert ret["changes"] == {"old": {"password": "(another)"}, "new": {"password": openstack.HIDDEN}}
+    assert writes(exec_mod) == [("user_update", ("glance",),
+                                 dict(password="s3cret", default_project=None, **WHERE))]
+
+
+def test_user_default_project_moved(exec_mod):
+    exec_mod.user_get.return_value = {"id": "u1", "name": "demo", "default_project": None}
+    exec_mod.user_password_valid.return_value = True
+    ret = openstack.user_present("demo", "pw", default_project="demo")
+    assert ret["changes"] == {"old": {"default_project": None}, "new": {"default_project": "demo"}}
+    assert writes(exec_mod) == [("user_update", ("demo",), dict(password=None, default_project="demo", **WHERE))]
+
+
+def test_role_granted_once(exec_mod):
+    exec_mod.role_granted.return_value = False
+    ret = openstack.role_granted("admin", user="glance", project="service")
+    assert ret["comment"] == "role admin of glance on service created"
+    assert writes(exec_mod) == [("role_grant", ("admin", "glance", "service"), WHERE)]
+    exec_mod.reset_mock()
+    exec_mod.role_granted.return_value = True
+    assert openstack.role_granted("admin", user="glance", project="service")["changes"] == {}
+    assert writes(exec_mod) == []
+
+
+def test_role_revoked(exec_mod):
+    exec_mod.role_granted.return_value = True
+    ret = openstack.role_revoked("admin", user="demo", project="demo")
+    assert ret["changes"] == {"old": {"granted": True}, "new": None}
+    assert writes(exec_mod) == [("role_revoke", ("admin", "demo", "demo"), WHERE)]
+
+
+def test_service_type_corrected(exec_mod):
+    exec_mod.service_get.return_value = {"id": "s1", "name": "glance", "type": "images",
+                                         "description": "Images", "is_enabled": True}
+    ret = openstack.service_present("glance", type="image", description="Images")
+    assert ret["changes"] == {"old": {"type": "images"}, "new": {"type": "image"}}
+    assert writes(exec_mod) == [("service_update", ("glance",), {"cloud": None, "type": "image"})]
+
+
+def test_service_absent_when_missing_is_a_no_op(exec_mod):
+    exec_mod.service_get.return_value = None
+    ret = openstack.service_absent("glance")
+    assert ret == {"name": "glance", "result": True, "comment": "service glance is already absent",
+                   "changes": {}}
+
+
+def test_endpoint_created_then_url_updated(exec_mod):
+    exec_mod.endpoint_get.return_value = None
+    ret = openstack.endpoint_present("glance-public", service="glance", interface="public",
+                                     url="http://192.168.1.11:9292")
+    assert ret["comment"] == "the public endpoint of glance created"
+    exec_mod.endpoint_get.return_value = {"id": "e1", "url": "http://10.0.0.1:9292", "is_enabled": True}
+    ret = openstack.endpoint_present("glance-public", service="glance", interface="public",
+                                     url="http://192.168.1.11:9292")
+    assert ret["changes"] == {"old": {"url": "http://10.0.0.1:9292"}, "new": {"url": "http://192.168.1.11:9292"}}
+    where = {"region": "RegionOne", "cloud": None}
+    assert writes(exec_mod) == [
+        ("endpoint_create", ("glance", "public", "http://192.168.1.11:9292"), where),
+        ("endpoint_update", ("glance", "public", "http://192.168.1.11:9292"), where)]
+
+
+def test_flavor_of_other_sizes_is_made_again(exec_mod):
+    exec_mod.flavor_get.return_value = {"id": "f1", "name": "m1.nano", "vcpus": 1, "ram": 128, "disk": 1,
+                                        "is_public": True}
+    ret = openstack.flavor_present("m1.nano", vcpus=1, ram=64, disk=1)
+    assert ret["changes"] == {"old": {"ram": 128}, "new": {"ram": 64}}
+    wanted = {"cloud": None, "vcpus": 1, "ram": 64, "disk": 1, "is_public": True}
+    assert writes(exec_mod) == [("flavor_delete", ("m1.nano",), {"cloud": None}),
+                                ("flavor_create", ("m1.nano",), wanted)]
+
+
+def test_network_created_with_its_provider_attributes(exec_mod):
+    exec_mod.network_get.return_value = None
+    ret = openstack.network_present("public", provider_network_type="flat", provider_physical_network="physnet",
+                                    is_router_external=True, mtu=1410)
+    assert ret["result"] is True
+    assert writes(exec_mod) == [("network_create", ("public",), {
+        "cloud": None, "provider_network_type": "flat", "provider_physical_network": "physnet",
+        "is_router_external": True, "is_shared": False, "mtu": 1410})]
+
+
+def test_network_of_another_type_is_refused_not_replaced(exec_mod):
+    exec_mod.network_get.return_value = {"id": "n1", "name": "public", "provider_network_type": "vxlan",
+                                         "provider_physical_network": None, "is_router_external": True,
+                                         "is_shared": False, "mtu": 1410}
+    ret = openstack.network_present("public", provider_network_type="flat", provider_physical_network="physnet",
+                                    is_router_external=True)
+    assert ret["result"] is False
+    assert "provider_network_type=vxlan" in ret["comment"]
+    assert writes(exec_mod) == []
+
+
+def test_network_external_flag_updated(exec_mod):
+    exec_mod.network_get.return_value = {"id": "n1", "name": "public", "provider_network_type": "flat",
+                                         "provider_physical_network": "physnet", "is_router_external": False,
+                                         "is_shared": False, "mtu": 1410}
+    ret = openstack.network_present("public", provider_network_type="flat", is_router_external=True)
+    assert ret["changes"] == {"old": {"is_router_external": False}, "new": {"is_router_external": True}}
+    assert writes(exec_mod) == [("network_update", ("public",), {"cloud": None, "is_router_external": True})]
