@@ -25,12 +25,16 @@ keystone-uwsgi-config:
     - require:
       - pkg: keystone-pkgs
 
-{#- The key repositories, made once; Keystone rotates nothing in the lab. #}
+{#- The key repositories, made once; Keystone rotates nothing in the lab.
+    As the keystone user, like every keystone-manage here: the first one
+    run creates /var/log/keystone/keystone-manage.log, which all the later
+    ones must be able to write. #}
 {%- for kind, path in [('fernet', keystone.fernet_keys), ('credential', keystone.credential_keys)] %}
 
 keystone-{{ kind }}-setup:
   cmd.run:
     - name: keystone-manage {{ kind }}_setup --keystone-user {{ keystone.user }} --keystone-group {{ keystone.group }}
+    - runas: {{ keystone.user }}
     - creates: {{ path }}/0
     - require:
       - file: keystone-config
