@@ -26,3 +26,12 @@ nova-uwsgi-config-{{ loop.index }}:
     - require:
       - pkg: nova-pkgs
 {%- endfor %}
+
+
+nova-consoleproxy-defaults:
+  file.keyvalue:
+    - name: {{ nova.consoleproxy_defaults }}
+    - key_values: {{ nova.consoleproxy | json }}
+    - separator: '='
+    - require:
+      - pkg: nova-pkgs

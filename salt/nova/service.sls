@@ -14,6 +14,7 @@ nova-service-{{ service }}:
       - cmd: nova-db-sync
     - watch:
       - file: nova-config
+      - file: nova-consoleproxy-defaults
 {%-   for path in nova.uwsgi_configs %}
       - ini: nova-uwsgi-config-{{ loop.index }}
 {%-   endfor %}
