@@ -12,17 +12,20 @@ lab: deps
 	tools/secrets
 	$(SALT_CLOUD) -m $(MAP) -y -P
 	python3 tools/lab.py wait
-	$(SSH_MASTER) salt '*' state.apply --state-output=changes --timeout=3000
+	$(SSH_MASTER) "salt '*' state.apply --state-output=changes --timeout=3000"
+	python3 tools/lab.py clouds
 	@echo
 	@echo "Lab is up. Master and SSH bastion: python3 tools/lab.py ssh network"
-	@echo "Credentials: pillar/secrets.sls (mode 0600), SSH key var/ssh/lab_ed25519"
+	@echo "OpenStack APIs through the TLS proxy: https://$$(python3 tools/lab.py address network):5000/v3"
+	@echo "Credentials: var/openstack/clouds.yaml (clouds saltlab-admin, saltlab-demo),"
+	@echo "  pillar/secrets.sls (mode 0600), SSH key var/ssh/lab_ed25519"
 
 deps:
 	tools/install-host-deps
 
 highstate:
 	tools/push
-	$(SSH_MASTER) salt '*' state.apply --state-output=changes --timeout=3000
+	$(SSH_MASTER) "salt '*' state.apply --state-output=changes --timeout=3000"
 
 destroy: deps
 	$(SALT_CLOUD) -m $(MAP) -d -y

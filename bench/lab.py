@@ -3,8 +3,11 @@ Figures of the local lab on this machine, printed as a table:
 
 - node image build (tools/build-image into a scratch directory),
 - map up (salt-cloud -m maps/local.yaml -P: nodes created and deployed),
-- first highstate and a no-op highstate on all nodes,
-- memory of each running node (PSS of the processes in its cgroups).
+- first highstate and a no-op highstate on all nodes (the controller, with
+  the control plane, is the long pole: its states' own time is printed too),
+- memory of each running node (PSS of the processes in its cgroups),
+- the floor of the controller's converge: a plain `apt-get install` of the
+  same packages on a fresh controller node (what no tool can beat).
 
     .venv/bin/python bench/lab.py [--skip-image]
 
@@ -32,6 +35,25 @@ def timed(label, figures, func, *args, **kwargs):
     return result
 
 
+def states_time(states):
+    """
+    Seconds the states of one highstate return took, summed.
+    """
+    return sum(s.get("duration", 0) for s in states if isinstance(s, dict)) / 1000
+
+
+def controller_packages(lab):
+    """
+    Every package the controller's highstate installs.
+    """
+    lowstate, _ = lab.salt("controller", "state.show_lowstate")
+    packages = []
+    for chunk in lowstate["controller"]:
+        if chunk["state"] == "pkg" and chunk["fun"] == "installed":
+            packages += chunk.get("pkgs") or [chunk["name"]]
+    return sorted(set(packages))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--skip-image", action="store_true", help="do not time an image build")
@@ -49,10 +71,17 @@ def main():
     try:
         timed("map up (5 nodes, -P)", figures, lab.cloud, "-m", MAP, "-y", "-P", timeout=1800)
         lab.wait_for_minions(sorted(lab.nodes()))
-        timed("first highstate", figures, lab.highstate)
+        returns = timed("first highstate", figures, lab.highstate)
+        figures.append(("  controller states' own time", f"{states_time(returns['controller']):.1f} s"))
         timed("no-op highstate", figures, lab.highstate)
         for node in sorted(lab.nodes()):
             figures.append((f"memory {node}", f"{lab.memory_of(node) / 2**20:.0f} MiB"))
+        packages = controller_packages(lab)
+        lab.cloud("-d", "controller", "-y")
+        lab.cloud("-m", MAP, "-y", timeout=1800)  # a fresh controller
+        timed(f"floor: apt-get install of its {len(packages)} packages", figures, lab.ssh, "controller",
+              "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
+              + " ".join(packages), timeout=3600)
     finally:
         timed("map destroy", figures, lab.cloud, "-m", MAP, "-d", "-y", check=False)
     width = max(len(label) for label, _ in figures)

@@ -2,4 +2,4 @@
 # another here, `tools/push`, then `salt '*' state.apply`: what the new lab
 # adds is installed, the rest is left as it is.
 include:
-  - labs.core
+  - labs.full

@@ -18,6 +18,8 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 BASTION_NODE = "network"
+# the lab CA on the network node (salt/proxy/defaults.yaml)
+PROXY_CA = "/etc/saltlab/pki/ca.crt"
 
 
 class Lab:
@@ -119,6 +121,46 @@ class Lab:
             for minion, states in returns.items()
         }
 
+    def select_lab(self, name):
+        """
+        Make the master deploy pillar/labs/NAME.sls, as an operator would by
+        editing pillar/lab.sls and pushing it (tools/push puts the
+        checkout's choice back).
+        """
+        self.ssh(BASTION_NODE, f"printf 'include:\\n  - labs.{name}\\n' > /srv/saltlab/pillar/lab.sls")
+
+    def clouds_yaml(self):
+        """
+        The operator's OpenStack client configuration: var/openstack/
+        clouds.yaml (0600; clouds saltlab-admin and saltlab-demo through
+        the TLS proxy) and the lab CA it trusts, fetched from the network
+        node. Returns the clouds.yaml path.
+        """
+        directory = self.repo / "var" / "openstack"
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        ca = directory / "lab-ca.crt"
+        ca.write_text(self.ssh(BASTION_NODE, f"cat {PROXY_CA}").stdout)
+        secrets = json.loads((self.repo / "pillar" / "secrets.sls").read_text())["saltlab"]["secrets"]
+        proxy = self.nodes()[BASTION_NODE]["public_ips"][0]
+        clouds = {
+            f"saltlab-{who}": {
+                "auth": {
+                    "auth_url": f"https://{proxy}:5000/v3",
+                    "username": who, "password": secrets[password], "project_name": who,
+                    "user_domain_name": "Default", "project_domain_name": "Default",
+                },
+                "region_name": "RegionOne", "identity_api_version": 3,
+                "interface": "public", "cacert": str(ca),
+            }
+            for who, password in (("admin", "keystone_admin"), ("demo", "demo"))
+        }
+        path = directory / "clouds.yaml"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            json.dump({"clouds": clouds}, fh, indent=2)
+        os.chmod(path, 0o600)
+        return path
+
     def memory_of(self, node):
         """
         Proportional set size (bytes) of every process in the node's cgroup.
@@ -143,11 +185,23 @@ class Lab:
 
 def main():
     """
-    `python3 tools/lab.py ssh NODE [COMMAND]` opens a shell on a node;
+    `python3 tools/lab.py ssh NODE [COMMAND]` opens a shell on a node, or
+    runs COMMAND there (one shell command line: quote it whole, as with
+    ssh, so that a `*` reaches salt and not the node's shell);
     `python3 tools/lab.py wait` waits until every node of the lab answers
-    `salt '*' test.ping` on the master (which starts slowly on a small host).
+    `salt '*' test.ping` on the master (which starts slowly on a small host);
+    `python3 tools/lab.py clouds` writes the operator's clouds.yaml;
+    `python3 tools/lab.py address NODE` prints a node's public address.
     """
-    usage = "usage: tools/lab.py ssh NODE [COMMAND] | tools/lab.py wait"
+    usage = "usage: tools/lab.py ssh NODE [COMMAND] | wait | clouds | address NODE"
+    if sys.argv[1:2] == ["address"] and len(sys.argv) == 3:
+        print(Lab(echo=False).nodes()[sys.argv[2]]["public_ips"][0])
+        return
+    if sys.argv[1:] == ["clouds"]:
+        path = Lab(echo=False).clouds_yaml()
+        print(f"OpenStack clients: export OS_CLIENT_CONFIG_FILE={path}")
+        print("then e.g. openstack --os-cloud saltlab-admin token issue (or saltlab-demo)")
+        return
     if sys.argv[1:2] == ["wait"] and len(sys.argv) == 2:
         lab = Lab()
         answered = lab.wait_for_minions(sorted(lab.nodes()), timeout=600)

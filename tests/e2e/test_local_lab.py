@@ -1,17 +1,25 @@
 """
 End to end on the local provider: the README's map comes up, the master on
-the network node drives every node, the base states converge and re-run
-clean, and destroying the map leaves this machine as it was.
+the network node drives every node, the highstate converges (first with the
+`core` lab, then switching to `full` changes only what full adds) and
+re-runs clean, the control plane answers through the TLS proxy to a real
+OpenStack client on this machine, bad pillar stops a highstate before it
+changes anything, and destroying the map leaves this machine as it was.
 
 The tests run in file order and share one lab (the `lab` fixture); the last
 one destroys it, and the fixture destroys it anyway if a test failed first.
 """
 
+import json
 import pathlib
 import re
+import secrets
+import socket
 import subprocess
 import time
 
+import openstack.config
+import openstack.connection
 import pytest
 
 from lab import Lab
@@ -19,6 +27,8 @@ from lab import Lab
 MAP = "maps/local.yaml"
 MINIONS = ["compute1", "compute2", "controller", "network", "storage"]
 STATE_DIR = pathlib.Path("/var/lib/saltlab")
+# screenshots and the like, kept after the run
+ARTEFACTS = pathlib.Path(__file__).resolve().parents[2] / "var" / "artefacts"
 
 pytestmark = pytest.mark.e2e
 
@@ -87,22 +97,38 @@ def test_nodes_without_public_address_are_only_reachable_through_the_bastion(lab
     assert lab.ssh("compute1", "hostname").stdout.strip() == "compute1"
 
 
+def changed_states(returns):
+    return [
+        f"{minion}: {s.get('__sls__')}: {s.get('__id__')}"
+        for minion, states in returns.items()
+        for s in states
+        if isinstance(s, dict) and s.get("changes")
+    ]
+
+
 def test_first_highstate_succeeds_everywhere(lab):
+    lab.select_lab("core")
     returns = lab.highstate()
     assert sorted(returns) == MINIONS
     assert failed_states(returns) == []
 
 
+def test_switching_to_a_larger_lab_changes_only_what_it_adds(lab):
+    lab.run([lab.repo / "tools/push"])  # the checkout's lab: full
+    returns = lab.highstate()
+    assert failed_states(returns) == []
+    # full adds nova, neutron and horizon, and their ports to the proxy
+    added = re.compile(r"^controller: (nova|neutron|horizon)[.:]|^network: proxy\.(config|service|firewall): ")
+    changed = changed_states(returns)
+    assert [c for c in changed if not added.search(c)] == []
+    for formula in ("nova", "neutron", "horizon"):
+        assert any(c.startswith(f"controller: {formula}") for c in changed), formula
+
+
 def test_second_highstate_changes_nothing(lab):
     returns = lab.highstate()
     assert failed_states(returns) == []
-    changed = [
-        f"{minion}: {s.get('__id__')}: {s.get('changes')}"
-        for minion, states in returns.items()
-        for s in states
-        if isinstance(s, dict) and s.get("changes")
-    ]
-    assert changed == []
+    assert changed_states(returns) == []
 
 
 def test_hosts_file_names_every_node(lab):
@@ -135,6 +161,139 @@ def test_apt_on_compute_goes_through_the_controller_cache(lab):
     before = served_to_compute1()
     lab.ssh("compute1", "rm -rf /var/lib/apt/lists/* && apt-get update", timeout=600)
     assert served_to_compute1() > before
+
+
+@pytest.fixture(scope="module")
+def cloud(lab):
+    """
+    Connect as admin or demo with the operator's clouds.yaml: through the
+    proxy's public address, over TLS verified against the lab CA.
+    """
+    config = openstack.config.OpenStackConfig(config_files=[str(lab.clouds_yaml())])
+
+    def connect(who="admin"):
+        return openstack.connection.Connection(config=config.get_one(cloud=f"saltlab-{who}"))
+    return connect
+
+
+def proxy_address(lab):
+    return lab.nodes()["network"]["public_ips"][0]
+
+
+def test_token_through_the_proxy(lab, cloud):
+    for who in ("admin", "demo"):
+        conn = cloud(who)
+        assert conn.authorize()
+        assert conn.session.verify.endswith("lab-ca.crt")
+
+
+def test_catalog_lists_every_service_at_the_proxy(lab, cloud):
+    conn = cloud()
+    conn.authorize()
+    catalog = conn.session.auth.get_access(conn.session).service_catalog.catalog
+    assert sorted(entry["type"] for entry in catalog) == ["compute", "identity", "image", "network", "placement"]
+    urls = [endpoint["url"] for entry in catalog for endpoint in entry["endpoints"]]
+    assert len(urls) == 15
+    assert [u for u in urls if not u.startswith(f"https://{proxy_address(lab)}:")] == []
+    # version documents are rewritten too
+    versions = conn.session.get(f"https://{proxy_address(lab)}:5000/v3").json()
+    assert versions["version"]["links"][0]["href"].startswith(f"https://{proxy_address(lab)}:5000/")
+
+
+def test_image_round_trip_is_byte_identical(cloud):
+    conn = cloud("demo")
+    data = secrets.token_bytes(3 * 1024 * 1024 + 17)
+    image = conn.image.create_image(
+        name=f"e2e-{secrets.token_hex(4)}", data=data, disk_format="raw", container_format="bare",
+    )
+    try:
+        assert conn.image.get_image(image).status == "active"
+        assert conn.image.download_image(image).content == data
+    finally:
+        conn.image.delete_image(image)
+
+
+def test_placement_answers(cloud):
+    conn = cloud()
+    root = conn.session.get("/", endpoint_filter={"service_type": "placement"}).json()
+    assert root["versions"][0]["status"] == "CURRENT"
+    assert list(conn.placement.resource_providers()) == []
+
+
+def test_compute_controller_services_are_up(cloud):
+    services = {s.binary: s for s in cloud().compute.services()}
+    for binary in ("nova-conductor", "nova-scheduler"):
+        assert services[binary].state == "up" and services[binary].status == "enabled", services
+
+
+def test_network_agent_list_answers(cloud):
+    # the agents come with the network and compute nodes; the API answers
+    assert isinstance(list(cloud().network.agents()), list)
+    assert cloud().network.find_extension("router")
+
+
+def test_horizon_login_as_demo_in_a_real_browser(lab, tmp_path_factory):
+    from selenium import webdriver  # pylint: disable=import-outside-toplevel
+    from selenium.webdriver.chrome.service import Service  # pylint: disable=import-outside-toplevel
+    from selenium.webdriver.common.by import By  # pylint: disable=import-outside-toplevel
+    from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=import-outside-toplevel
+
+    secrets_pillar = json.loads((lab.repo / "pillar" / "secrets.sls").read_text())
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900",
+                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(flag)
+    # the lab CA is not in the browser's store: the page is the proxy's
+    # (its certificate is checked by the API tests above)
+    options.add_argument("--ignore-certificate-errors")
+    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    try:
+        browser.get(f"https://{proxy_address(lab)}/horizon/")
+        WebDriverWait(browser, 60).until(lambda b: b.find_elements(By.ID, "id_username"))
+        browser.find_element(By.ID, "id_username").send_keys("demo")
+        browser.find_element(By.ID, "id_password").send_keys(secrets_pillar["saltlab"]["secrets"]["demo"])
+        browser.find_element(By.ID, "loginBtn").click()
+        WebDriverWait(browser, 120).until(lambda b: "/project/" in b.current_url)
+        assert "Overview" in browser.title or "Overview" in browser.page_source
+    finally:
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(ARTEFACTS / "horizon-demo-overview.png"))
+        browser.quit()
+
+
+def test_public_nic_of_the_network_node_opens_only_the_proxy_and_ssh(lab):
+    def connects(port):
+        try:
+            socket.create_connection((proxy_address(lab), port), timeout=3).close()
+            return True
+        except OSError:
+            return False
+    assert all(connects(port) for port in (22, 443, 5000, 6080, 8774, 8778, 9292, 9696))
+    # the salt master listens on every address; outside it is not reachable
+    assert not connects(4506)
+
+
+def test_openrc_on_the_network_node(lab):
+    for who in ("admin", "demo"):
+        mode = lab.ssh("network", f"stat -c %a /root/{who}-openrc").stdout.strip()
+        assert mode == "600"
+        token = lab.ssh("network", f". /root/{who}-openrc && openstack token issue -f value -c id").stdout
+        assert token.strip()
+
+
+@pytest.mark.parametrize("pillar, key", [
+    ({"saltlab": {"services": ["keystone", "glance", "swift"]}}, "saltlab:services"),
+    ({"saltlab": {"secrets": {"glance_db": ""}}}, "saltlab:secrets:glance_db"),
+    ({"saltlab": {"networks": {"mgmt": {"cidr": "192.168.1.0/33"}}}}, "saltlab:networks:mgmt:cidr"),
+], ids=["unknown-service", "missing-secret", "malformed-cidr"])
+def test_bad_pillar_stops_the_highstate_before_any_change(lab, pillar, key):
+    returns, code = lab.salt("controller", "state.apply", f"pillar={json.dumps(pillar)}", "--timeout=600")
+    assert code != 0
+    errors = returns["controller"]
+    # no state ran: the highstate is a list of render errors, each naming the key
+    assert isinstance(errors, list) and errors, errors
+    assert all(isinstance(e, str) and key in e for e in errors), errors
 
 
 def test_a_node_rebooted_from_inside_comes_back_as_a_minion(lab):

@@ -11,6 +11,7 @@ mine cache to render /etc/hosts from it.
 
 import json
 import pathlib
+import re
 import shutil
 import subprocess
 
@@ -212,6 +213,99 @@ def test_under_test_mode_nobody_waits_for_the_cache(tmp_path, secrets_dir):
 ])
 def test_bad_pillar_stops_the_render_with_a_message_naming_the_key(tmp_path, secrets_dir, override, message):
     minion = Minion(tmp_path, "compute", secrets_dir)
+    proc = minion.run("state.show_highstate", "pillar=" + json.dumps({"saltlab": override}))
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+
+
+def test_the_full_lab_puts_the_control_plane_on_the_controller(node):
+    role, _minion, states = node
+    control_plane = {"mariadb-service", "rabbitmq-user", "memcached-service", "keystone-bootstrap",
+                     "glance-service", "placement-service", "nova-service-nova-conductor",
+                     "neutron-service-neutron-rpc-server", "horizon-service"}
+    assert control_plane <= set(states) if role == "controller" else not control_plane & set(states)
+    if role != "controller":
+        return
+    # Debian's questions are answered before its packages are installed
+    owners = {"keystone": "keystone", "glance": "glance-common", "placement": "placement-api",
+              "nova": "nova-common", "neutron": "neutron-common", "horizon": "openstack-dashboard-apache"}
+    for service, owner in owners.items():
+        assert function(states, f"{service}-debconf-{owner}") == "debconf.set"
+        assert {"debconf": f"{service}-debconf-{owner}"} in arg(states, f"{service}-pkgs", "require")
+        # and only then: the package unregisters what it has asked
+        assert arg(states, f"{service}-debconf-{owner}", "unless") == [{"fun": "pkg.version", "args": [owner]}]
+    # Debian's console proxy choice lives in /etc/default, not in debconf
+    assert arg(states, "nova-consoleproxy-defaults", "key_values")["NOVA_CONSOLE_PROXY_TYPE"] == "novnc"
+    assert {"file": "nova-consoleproxy-defaults"} in arg(states, "nova-service-nova-novncproxy", "watch")
+    # every keystone-manage as keystone: the first one creates its log file
+    for step in ("keystone-fernet-setup", "keystone-credential-setup", "keystone-db-sync"):
+        assert arg(states, step, "runas") == "keystone"
+    # keystone's own endpoints come from its bootstrap
+    for service in ("glance", "placement", "nova", "neutron"):
+        assert function(states, f"{service}-keystone-endpoint-public") == "openstack.endpoint_present"
+    assert arg(states, "glance-keystone-endpoint-public", "url") == f"http://{CONTROLLER}:9292"
+    # databases for local and management-network clients, over root's socket
+    assert arg(states, "glance-db-user-mgmt", "host") == "192.168.1.0/255.255.255.0"
+    assert arg(states, "glance-db-user-local", "connection_unix_socket") == "/run/mysqld/mysqld.sock"
+    # syncs run only when the database says so
+    assert arg(states, "keystone-db-sync", "unless") == "keystone-manage db_sync --check"
+    assert arg(states, "glance-db-sync", "unless") == "glance-manage db check"
+    assert "glance-db-sync" in {r.get("cmd") for r in arg(states, "glance-service", "require")}
+    # nova's cells, each step after the one before
+    assert arg(states, "nova-create-cell1", "require") == [{"cmd": "nova-map-cell0"}]
+    assert "cell1" in arg(states, "nova-create-cell1", "unless")
+
+
+def test_neutron_mtus_come_from_the_underlay(tmp_path, secrets_dir):
+    minion = Minion(tmp_path, "controller", secrets_dir)
+    ml2 = minion.template("neutron/files/ml2_conf.ini.jinja").splitlines()
+    assert "path_mtu = 1460" in ml2
+    assert "physical_network_mtus = physnet:1410" in ml2
+    proc = minion.run("state.show_sls", "neutron", "pillar=" + json.dumps({"saltlab": {"networks": {"underlay": {"mtu": 600}}}}))
+    assert proc.returncode != 0
+    assert "pillar saltlab:networks:underlay:mtu must be at least 626" in proc.stdout + proc.stderr
+
+
+def test_the_proxy_serves_every_enabled_api_on_the_network_node(node):
+    role, minion, states = node
+    assert ("proxy-service" in states) == (role == "network")
+    if role != "network":
+        return
+    site = minion.template("proxy/files/site.conf.jinja")
+    listens = re.findall(r"listen (\S+):(\d+) ssl;", site)
+    assert sorted(int(port) for _address, port in listens) == [443, 5000, 6080, 8774, 8778, 9292, 9696]
+    for port in (5000, 6080, 8774, 8778, 9292, 9696):
+        assert f"proxy_pass http://{CONTROLLER}:{port};" in site
+    assert f"proxy_pass http://{CONTROLLER}:80;" in site  # Horizon
+    public = listens[0][0]
+    # every server rewrites every internal URL of the catalog and the console
+    assert site.count(f"sub_filter 'http://{CONTROLLER}:9292' 'https://{public}:9292';") == 7
+    assert site.count(f"sub_filter 'http://{CONTROLLER}:6080' 'https://{public}:6080';") == 7
+    assert f"sub_filter 'http://{CONTROLLER}:80'" not in site
+    # only the console's server upgrades to a websocket
+    assert site.count('proxy_set_header Connection "upgrade";') == 1
+    firewall = minion.template("proxy/files/public-firewall.nft.jinja")
+    assert "tcp dport { 22, 443, 5000, 6080, 8774, 8778, 9292, 9696 } accept" in firewall
+    assert function(states, "proxy-cert") == "x509.certificate_managed"
+    assert arg(states, "proxy-cert", "subjectAltName").startswith(f"IP:{public},")
+    assert arg(states, "proxy-ca-key", "mode") == "0600"
+
+
+def test_the_keystone_lab_has_no_image_service(tmp_path, secrets_dir):
+    minion = Minion(tmp_path, "controller", secrets_dir)
+    (tmp_path / "pillar" / "lab.sls").write_text("include:\n  - labs.keystone\n")
+    states = minion.highstate()
+    assert "keystone-service" in states
+    assert not [s for s in states if s.startswith(("glance", "placement"))]
+
+
+@pytest.mark.parametrize("role, override, message", [
+    ("controller", {"services": ["keystone", "swift"]}, "pillar saltlab:services: unknown service swift"),
+    ("network", {"services": ["glance"]}, "pillar saltlab:services: every lab needs keystone"),
+    ("controller", {"secrets": {"glance_db": ""}}, "pillar saltlab:secrets:glance_db is missing"),
+])
+def test_bad_lab_pillar_stops_the_render_with_a_message_naming_the_key(tmp_path, secrets_dir, role, override, message):
+    minion = Minion(tmp_path, role, secrets_dir)
     proc = minion.run("state.show_highstate", "pillar=" + json.dumps({"saltlab": override}))
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
