@@ -1,8 +1,9 @@
 # The highstate. Roles come from the `roles` grain that each node's
 # salt-cloud profile sets (a list: controller, network, compute, storage),
 # never from host names. The OpenStack services come from the lab's pillar
-# (saltlab:services, see pillar/lab.sls).
-{%- from 'openstack/map.jinja' import openstack with context %}
+# (saltlab:services, see pillar/lab.sls); they are checked by the `openstack`
+# and `proxy` formulas, never here: Salt reports a top file that fails to
+# render as "No Top file matches" and drops the message.
 base:
   '*':
     - hosts
@@ -14,13 +15,8 @@ base:
   'roles:controller':
     - match: grain
     - apt.cache
-{%- if openstack.services %}
-    - mariadb
-    - rabbitmq
-    - memcached
-{%-   for service in openstack.services %}
-    - {{ service }}
-{%-   endfor %}
+{%- if salt['pillar.get']('saltlab:services') %}
+    - openstack
   'roles:network':
     - match: grain
     - proxy
