@@ -5,8 +5,6 @@ makes, and how SDK failures become CommandExecutionError. Keystone itself is
 exercised by the end-to-end test on the local lab.
 """
 
-import importlib.util
-import pathlib
 import sys
 from types import SimpleNamespace
 from unittest.mock import MagicMock, patch
@@ -16,10 +14,9 @@ import openstack.exceptions
 import pytest
 from salt.exceptions import CommandExecutionError
 
-_SPEC = importlib.util.spec_from_file_location(
-    "openstack_exec_module", pathlib.Path(__file__).resolve().parents[2] / "_modules" / "openstack_lab.py")
-module = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(module)
+import extensions
+
+module = extensions.load("_modules", "openstack_lab")
 
 
 def resource(**fields):

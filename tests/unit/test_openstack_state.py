@@ -5,17 +5,12 @@ tests check which writes each state makes, its changes, that test=True
 writes nothing and that API failures become a failed state.
 """
 
-import importlib.util
-import pathlib
-from unittest.mock import MagicMock
-
 import pytest
 from salt.exceptions import CommandExecutionError
 
-_SPEC = importlib.util.spec_from_file_location(
-    "openstack_state_module", pathlib.Path(__file__).resolve().parents[2] / "_states" / "openstack_lab.py")
-openstack = importlib.util.module_from_spec(_SPEC)
-_SPEC.loader.exec_module(openstack)
+import extensions
+
+openstack = extensions.load("_states", "openstack_lab")
 
 READS = ("project_get", "user_get", "user_password_valid", "role_granted", "service_get", "endpoint_get",
          "flavor_get", "network_get")
@@ -24,17 +19,6 @@ WRITES = ("project_create", "project_update", "project_delete", "user_create", "
           "endpoint_create", "endpoint_update", "endpoint_delete", "flavor_create", "flavor_delete",
           "network_create", "network_update", "network_delete")
 WHERE = {"domain": "default", "cloud": None}
-
-
-@pytest.fixture
-def opts():
-    return {"test": False}
-
-
-@pytest.fixture
-def exec_mod():
-    """The execution module: one mock, so that its calls are recorded in order."""
-    return MagicMock()
 
 
 @pytest.fixture
