@@ -4,7 +4,7 @@ SALT_CLOUD := .venv/bin/salt-cloud
 MAP ?= maps/local.yaml
 SSH_MASTER := python3 tools/lab.py ssh network
 
-.PHONY: lab deps highstate destroy test unit e2e bench
+.PHONY: lab deps test-deps highstate destroy test unit bench
 
 # --timeout: a master on a busy small host may answer the publish late; the
 # CLI's default 5 s would make it publish the job a second time.
@@ -19,9 +19,14 @@ lab: deps
 	@echo "OpenStack APIs through the TLS proxy: https://$$(python3 tools/lab.py address network):5000/v3"
 	@echo "Credentials: var/openstack/clouds.yaml (clouds saltlab-admin, saltlab-demo),"
 	@echo "  pillar/secrets.sls (mode 0600), SSH key var/ssh/lab_ed25519"
+	@echo "Horizon: https://$$(python3 tools/lab.py address network)/horizon/ (from another machine:"
+	@echo "  ssh -D 1080 <you>@<this host>, and the browser's SOCKS proxy localhost:1080)"
 
 deps:
 	tools/install-host-deps
+
+test-deps:
+	tools/install-host-deps --tests
 
 highstate:
 	tools/push
@@ -30,7 +35,7 @@ highstate:
 destroy: deps
 	$(SALT_CLOUD) -m $(MAP) -d -y
 
-test: deps
+test: test-deps
 	.venv/bin/pytest
 
 unit: deps

@@ -319,7 +319,7 @@ def _ensure_image(name):
                 [recipe, image, salt_version, mirror], stdout=sys.stderr, check=False
             )
             if proc.returncode != 0:
-                raise SaltCloudSystemExit(f"nspawn: building the node image failed (see output above)")
+                raise SaltCloudSystemExit("nspawn: building the node image failed (see output above)")
             _progress(name, f"image built in {time.monotonic() - started:.0f} s")
     return image
 
@@ -604,6 +604,29 @@ def _ssh_keyfile(vm_):
     return keyfile
 
 
+def _deploy(node, nets, vm_, keyfile, gateway):
+    """
+    Deploy Salt on a new node (salt-cloud's bootstrap with the profile's
+    script); the node is removed when that fails.
+    """
+    name = node["name"]
+    _progress(name, f"deploying Salt over SSH to {vm_['ssh_host']}"
+              + (f" via {gateway['name']}" if gateway else ""))
+    try:
+        ret = __utils__["cloud.bootstrap"](vm_, __opts__)
+        if config.get_cloud_config_value("make_master", vm_, __opts__) is True:
+            _publish_master(name, vm_["ssh_host"], keyfile)
+    except BaseException:
+        _progress(name, "deploy failed; removing the node")
+        _teardown(node, nets)
+        raise
+    # salt-cloud needs the deploy host of a new master; the rest of the
+    # deploy arguments (keys included) must not reach the console.
+    deployed = ret.get("deploy_kwargs", {})
+    ret["deploy_kwargs"] = {k: deployed[k] for k in ("host", "salt_host") if k in deployed}
+    return ret
+
+
 def create(vm_):
     """
     Create a node from a profile and deploy Salt on it.
@@ -678,20 +701,11 @@ def create(vm_):
         }
     vm_["key_filename"] = keyfile
     vm_.setdefault("ssh_username", "root")
-    _progress(name, f"deploying Salt over SSH to {vm_['ssh_host']}"
-              + (f" via {gateway['name']}" if gateway else ""))
-    try:
-        ret = __utils__["cloud.bootstrap"](vm_, __opts__)
-        if config.get_cloud_config_value("make_master", vm_, __opts__) is True:
-            _publish_master(name, vm_["ssh_host"], keyfile)
-    except BaseException:
-        _progress(name, "deploy failed; removing the node")
-        _teardown(node, nets)
-        raise
-    # salt-cloud needs the deploy host of a new master; the rest of the
-    # deploy arguments (keys included) must not reach the console.
-    deployed = ret.get("deploy_kwargs", {})
-    ret["deploy_kwargs"] = {k: deployed[k] for k in ("host", "salt_host") if k in deployed}
+    if config.get_cloud_config_value("deploy", vm_, __opts__, default=True) is False:
+        _progress(name, "up; Salt not deployed (deploy: False)")
+        ret = {}
+    else:
+        ret = _deploy(node, nets, vm_, keyfile, gateway)
     ret.update(_describe(node))
     __utils__["cloud.fire_event"](
         "event", "created instance", f"salt/cloud/{name}/created",

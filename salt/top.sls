@@ -1,11 +1,13 @@
 # The highstate. Roles come from the `roles` grain that each node's
-# salt-cloud profile sets (a list: controller, network, compute, storage),
-# never from host names. The OpenStack services come from the lab's pillar
-# (saltlab:services, see pillar/lab.sls); they are checked by the `openstack`
-# and `proxy` formulas, never here: Salt reports a top file that fails to
-# render as "No Top file matches" and drops the message.
+# salt-cloud profile sets (a list: controller, network, compute, storage;
+# or labhost, the machine that runs a whole lab), never from host names.
+# The OpenStack services come from the lab's pillar (saltlab:services, see
+# pillar/lab.sls); they are checked by the `openstack` and `proxy` formulas,
+# never here: Salt reports a top file that fails to render as "No Top file
+# matches" and drops the message.
 base:
-  '*':
+  'not G@roles:labhost':
+    - match: compound
     - hosts
     - users
     - apt
@@ -21,3 +23,6 @@ base:
     - match: grain
     - proxy
 {%- endif %}
+  'roles:labhost':
+    - match: grain
+    - labhost

@@ -20,6 +20,29 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 BASTION_NODE = "network"
 # the lab CA on the network node (salt/proxy/defaults.yaml)
 PROXY_CA = "/etc/saltlab/pki/ca.crt"
+# the nspawn driver's records (its default state_dir)
+STATE_DIR = pathlib.Path("/var/lib/saltlab")
+
+
+def host_leftovers():
+    """
+    Everything of the lab that could stay behind on this machine.
+    """
+    def out(*argv):
+        return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
+
+    links = [line.split()[0] for line in out("ip", "-br", "link").splitlines()]
+    cgroups = [str(p) for p in pathlib.Path("/sys/fs/cgroup").glob("*/saltlab")]
+    return {
+        "nodes": sorted(p.name for p in (STATE_DIR / "nodes").glob("*")),
+        "netns": [n for n in out("ip", "netns", "list").split() if n.startswith("saltlab-")],
+        "links": [link for link in links if link.startswith("sl")],
+        "mounts": [line for line in out("cat", "/proc/mounts").splitlines() if str(STATE_DIR) in line],
+        "cgroups": cgroups,
+        "routes": [line for line in out("ip", "route").splitlines() if "192.168." in line or "sl-" in line],
+        "iptables": [line for line in out("iptables-save").splitlines() if "SALTLAB" in line],
+        "processes": [line for line in out("ps", "-eo", "args").splitlines() if "saltlab-node-" in line],
+    }
 
 
 class Lab:
@@ -55,10 +78,11 @@ class Lab:
 
     def nodes(self):
         """
-        {node: record} as the driver reports them (salt-cloud -F).
+        {node: record} as the local provider's driver reports them (only
+        that provider is asked: saltify's list asks a master on this machine).
         """
         if self._nodes is None:
-            data = json.loads(self.cloud("-F", "--out=json").stdout or "{}")
+            data = json.loads(self.cloud("-f", "list_nodes_full", "local", "--out=json").stdout or "{}")
             self._nodes = {
                 name: record
                 for providers in data.values()
@@ -196,10 +220,11 @@ def main():
     ssh, so that a `*` reaches salt and not the node's shell);
     `python3 tools/lab.py wait` waits until every node of the lab answers
     `salt '*' test.ping` on the master (which starts slowly on a small host);
+    `python3 tools/lab.py status` exits 0 when every node answers now;
     `python3 tools/lab.py clouds` writes the operator's clouds.yaml;
     `python3 tools/lab.py address NODE` prints a node's public address.
     """
-    usage = "usage: tools/lab.py ssh NODE [COMMAND] | wait | clouds | address NODE"
+    usage = "usage: tools/lab.py ssh NODE [COMMAND] | wait | status | clouds | address NODE"
     if sys.argv[1:2] == ["address"] and len(sys.argv) == 3:
         print(Lab(echo=False).nodes()[sys.argv[2]]["public_ips"][0])
         return
@@ -212,6 +237,17 @@ def main():
         lab = Lab()
         answered = lab.wait_for_minions(sorted(lab.nodes()), timeout=600)
         print(f"{len(answered)} minions answer: {', '.join(sorted(answered))}")
+        return
+    if sys.argv[1:] == ["status"]:
+        lab = Lab(echo=False)
+        nodes = sorted(lab.nodes())
+        if BASTION_NODE not in nodes:
+            sys.exit(f"no lab on this machine (no {BASTION_NODE} node)")
+        answered, _ = lab.salt("*", "test.ping", "--timeout=10")
+        silent = [node for node in nodes if answered.get(node) is not True]
+        if silent:
+            sys.exit(f"not answering: {', '.join(silent)}")
+        print(f"{len(nodes)} nodes answer: {', '.join(nodes)}")
         return
     if len(sys.argv) < 3 or sys.argv[1] != "ssh":
         sys.exit(usage)

@@ -1,7 +1,7 @@
 {%- from 'apt/map.jinja' import apt with context %}
 {%- from 'lab/map.jinja' import lab, roles with context %}
 
-{%- if 'controller' in roles %}
+{%- if roles | select('in', apt.direct_roles) | list %}
 apt-proxy-config:
   file.absent:
     - name: {{ apt.proxy_config }}

@@ -22,36 +22,14 @@ import openstack.config
 import openstack.connection
 import pytest
 
-from lab import Lab
+from lab import Lab, host_leftovers
 
 MAP = "maps/local.yaml"
 MINIONS = ["compute1", "compute2", "controller", "network", "storage"]
-STATE_DIR = pathlib.Path("/var/lib/saltlab")
 # screenshots and the like, kept after the run
 ARTEFACTS = pathlib.Path(__file__).resolve().parents[2] / "var" / "artefacts"
 
 pytestmark = pytest.mark.e2e
-
-
-def host_leftovers():
-    """
-    Everything of the lab that could stay behind on this machine.
-    """
-    def out(*argv):
-        return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
-
-    links = [line.split()[0] for line in out("ip", "-br", "link").splitlines()]
-    cgroups = [str(p) for p in pathlib.Path("/sys/fs/cgroup").glob("*/saltlab")]
-    return {
-        "nodes": sorted(p.name for p in (STATE_DIR / "nodes").glob("*")),
-        "netns": [n for n in out("ip", "netns", "list").split() if n.startswith("saltlab-")],
-        "links": [link for link in links if link.startswith("sl")],
-        "mounts": [line for line in out("cat", "/proc/mounts").splitlines() if str(STATE_DIR) in line],
-        "cgroups": cgroups,
-        "routes": [line for line in out("ip", "route").splitlines() if "192.168." in line or "sl-" in line],
-        "iptables": [line for line in out("iptables-save").splitlines() if "SALTLAB" in line],
-        "processes": [line for line in out("ps", "-eo", "args").splitlines() if "saltlab-node-" in line],
-    }
 
 
 @pytest.fixture(scope="module")

@@ -45,7 +45,7 @@ class Minion:
         shutil.copytree(REPO / "pillar", root / "pillar", ignore=shutil.ignore_patterns("secrets.sls"))
         pillar_roots = ([str(secrets_dir)] if secrets_dir else []) + [str(root / "pillar")]
         config = {
-            "id": NODES[role],
+            "id": NODES.get(role, role),
             "file_client": "local",
             "root_dir": str(root),
             "file_roots": {"base": [str(REPO / "salt")]},
@@ -84,8 +84,10 @@ class Minion:
         assert isinstance(errors, list) and errors, errors
         return errors
 
-    def template(self, path):
-        return self.call("slsutil.renderer", f"salt://{path}", "default_renderer=jinja")
+    def template(self, path, context=None):
+        """A template of the state tree, rendered (with `context`, as a state passes it)."""
+        extra = [f"{key}={json.dumps(value)}" for key, value in (context or {}).items()]
+        return self.call("slsutil.renderer", f"salt://{path}", "default_renderer=jinja", *extra)
 
 
 def function(states, state_id):
@@ -293,8 +295,11 @@ def test_the_proxy_serves_every_enabled_api_on_the_network_node(node):
     assert f"sub_filter 'http://{CONTROLLER}:80'" not in site
     # only the console's server upgrades to a websocket
     assert site.count('proxy_set_header Connection "upgrade";') == 1
-    firewall = minion.template("proxy/files/public-firewall.nft.jinja")
-    assert "tcp dport { 22, 443, 5000, 6080, 8774, 8778, 9292, 9696 } accept" in firewall
+    firewall = arg(states, "proxy-firewall-rules", "context")
+    assert firewall["ports"] == [22, 443, 5000, 6080, 8774, 8778, 9292, 9696]
+    rules = minion.template("firewall/files/public.nft.jinja", context=firewall)
+    assert f'iifname != "{firewall["interface"]}" accept' in rules
+    assert "tcp dport { 22, 443, 5000, 6080, 8774, 8778, 9292, 9696 } accept" in rules
     assert function(states, "proxy-cert") == "x509.certificate_managed"
     assert arg(states, "proxy-cert", "subjectAltName").startswith(f"IP:{public},")
     assert arg(states, "proxy-ca-key", "mode") == "0600"
@@ -318,3 +323,25 @@ def test_bad_lab_pillar_stops_the_render_with_a_message_naming_the_key(tmp_path,
     # that fails to render into "No Top file matches" and drops the message
     errors = Minion(tmp_path, role, secrets_dir).render_errors({"saltlab": override})
     assert all(message in error for error in errors), errors
+
+
+def test_the_lab_host_gets_its_role_and_none_of_a_lab_node(tmp_path):
+    # no secrets: salt-cloud uploads the defaults and the state tree only
+    states = Minion(tmp_path, "labhost").highstate()
+    formulas = {body["__sls__"].split(".")[0] for body in states.values()}
+    assert formulas == {"labhost", "users", "apt"}
+    # the host fetches packages itself
+    assert function(states, "apt-proxy-config") == "file.absent"
+    assert arg(states, "labhost-checkout", "name") == "/srv/saltlab"
+    assert {"git": "labhost-checkout"} in arg(states, "labhost-host-deps", "require")
+    assert arg(states, "labhost-host-deps", "unless") == "tools/install-host-deps --system --check"
+    # stack is reached as root is
+    assert arg(states, "labhost-stack-authorized-keys", "source") == "/root/.ssh/authorized_keys"
+    # SSH only, on the NIC of the default route
+    firewall = arg(states, "labhost-firewall-rules", "context")
+    route = subprocess.run(["ip", "-4", "-json", "route", "show", "default"], capture_output=True, text=True, check=True)
+    assert firewall["interface"] == json.loads(route.stdout)[0]["dev"]
+    assert firewall["ports"] == [22]
+    # the lab once everything else is there, and only when it is not up
+    assert arg(states, "labhost-lab", "require") == [{"sls": "labhost.prepare"}]
+    assert arg(states, "labhost-lab", "unless") == "python3 tools/lab.py status"
