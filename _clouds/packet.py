@@ -1,0 +1,523 @@
+"""
+salt-cloud driver for bare-metal servers on the Packet API's successor,
+Equinix Metal (``/metal/v1``), through apache-libcloud's EquinixMetal driver.
+
+The Equinix Metal service was shut down in June 2026. The driver is kept
+for providers that serve the same API (``api_url``) and is tested against a
+local fake of it (``tests/fakes/metal_api.py``).
+
+Its profile builds the lab host: one large server that then runs the local
+(``nspawn``) lab on itself (``salt/labhost``).
+
+The API token comes from the environment, never from a file:
+``PACKET_API_TOKEN`` or ``METAL_AUTH_TOKEN``.
+
+Provider configuration (``cloud.providers.d/packet.conf``):
+
+.. code-block:: yaml
+
+    packet:
+      driver: packet
+      project: saltlab              # name or id; default: the token's first project
+      api_url: https://api.equinix.com
+      ssh_keyfile: ~/.ssh/packet-default-key
+
+Profile keys: ``metro`` (a metro code), ``plan`` (a plan slug), ``image``
+(an operating system slug); ``salt-cloud --list-locations packet``,
+``--list-sizes packet`` and ``--list-images packet`` show what there is.
+
+The operator's public key (``ssh_keyfile`` + ``.pub``) is registered as a
+project SSH key when the project has no key with the same material; new
+devices get the project's keys.
+
+CLI examples:
+
+.. code-block:: bash
+
+    salt-cloud -p packet-labhost labhost
+    salt-cloud -Q
+    salt-cloud -a show_instance labhost
+    salt-cloud -d labhost
+"""
+
+import contextlib
+import json
+import logging
+import os
+import re
+import sys
+import time
+import urllib.parse
+
+import salt.config as config
+from salt.exceptions import SaltCloudConfigError, SaltCloudException, SaltCloudSystemExit
+
+try:
+    from libcloud.common.types import InvalidCredsError
+    from libcloud.compute.providers import get_driver
+    from libcloud.compute.types import NodeState, Provider
+
+    HAS_LIBCLOUD = True
+except ImportError:
+    HAS_LIBCLOUD = False
+
+log = logging.getLogger(__name__)
+
+__virtualname__ = "packet"
+
+TOKEN_VARIABLES = ("PACKET_API_TOKEN", "METAL_AUTH_TOKEN")
+DEFAULTS = {
+    "api_url": "https://api.equinix.com",
+    "ssh_keyfile": "~/.ssh/packet-default-key",
+    "ssh_key_label": "saltlab-operator",
+    # bare metal takes minutes to provision
+    "active_timeout": 1800,
+    "poll_interval": 10,
+    "request_timeout": 60,
+}
+HOSTNAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def __virtual__():
+    """
+    Load when a provider uses this driver and apache-libcloud is installed.
+    """
+    if get_configured_provider() is False:
+        return False
+    if not HAS_LIBCLOUD:
+        return False, "packet driver: apache-libcloud is not installed (pip install -r requirements.txt)"
+    return __virtualname__
+
+
+def _active_provider():
+    return __active_provider_name__ or __virtualname__  # pylint: disable=undefined-variable
+
+
+def get_configured_provider():
+    """
+    Return the first provider configured with this driver.
+    """
+    return config.is_provider_configured(__opts__, _active_provider(), ())
+
+
+def _setting(key, vm_=None):
+    """
+    A value from the profile (when vm_ is given), else the provider, else
+    the driver default.
+    """
+    return config.get_cloud_config_value(
+        key, vm_ or get_configured_provider(), __opts__, default=DEFAULTS.get(key), search_global=False
+    )
+
+
+def _progress(name, message):
+    print(f"[{name}] {message}", file=sys.stderr, flush=True)
+    log.info("%s: %s", name, message)
+
+
+def _fire(name, what, tag, args):
+    __utils__["cloud.fire_event"](
+        "event", what, f"salt/cloud/{name}/{tag}", args=args,
+        sock_dir=__opts__["sock_dir"], transport=__opts__["transport"],
+    )
+
+
+# ---------------------------------------------------------------------------
+# the API
+
+
+def _error_text(exc):
+    """
+    libcloud raises the API's own error list as the exception's argument.
+    """
+    if exc.args and isinstance(exc.args[0], list):
+        return "; ".join(str(e) for e in exc.args[0])
+    return str(exc) or type(exc).__name__
+
+
+@contextlib.contextmanager
+def _api(doing):
+    """
+    Turn whatever the API or the network says into one clear salt-cloud
+    error naming what was being done.
+    """
+    try:
+        yield
+    except SaltCloudException:
+        raise
+    except InvalidCredsError:
+        raise SaltCloudSystemExit(
+            f"packet: the API at {_setting('api_url')} rejected the token (401 Unauthorized) "
+            f"while {doing}; check {' / '.join(TOKEN_VARIABLES)}"
+        ) from None
+    except OSError as exc:
+        raise SaltCloudSystemExit(
+            f"packet: cannot reach the API at {_setting('api_url')} while {doing}: {exc}"
+        ) from None
+    except Exception as exc:  # pylint: disable=broad-except
+        # libcloud raises a bare Exception carrying the API's message
+        raise SaltCloudSystemExit(f"packet: {doing} failed: {_error_text(exc)}") from None
+
+
+def _token():
+    for variable in TOKEN_VARIABLES:
+        if os.environ.get(variable):
+            return os.environ[variable]
+    raise SaltCloudConfigError(
+        f"packet: no API token: set {' or '.join(TOKEN_VARIABLES)} in the environment"
+    )
+
+
+def _connect():
+    """
+    A libcloud EquinixMetal driver on ``api_url``, bound to the configured
+    project (or the token's first one).
+    """
+    token = _token()
+    api_url = str(_setting("api_url"))
+    url = urllib.parse.urlsplit(api_url)
+    if url.scheme not in ("http", "https") or not url.hostname or url.path not in ("", "/"):
+        raise SaltCloudConfigError(
+            f"packet: api_url {api_url!r} must be http(s)://HOST[:PORT] (the API lives under /metal/v1)"
+        )
+    driver = get_driver(Provider.EQUINIXMETAL)(token)
+    # libcloud's driver has the public endpoint built in: point its
+    # connection at api_url and open it again.
+    connection = driver.connection
+    connection.host = url.hostname
+    connection.secure = url.scheme == "https"
+    connection.port = url.port or (443 if connection.secure else 80)
+    connection.timeout = _setting("request_timeout")
+    connection.connect()
+    with _api("listing projects"):
+        projects = driver.ex_list_projects() or []
+    if not projects:
+        raise SaltCloudSystemExit(
+            "packet: the token's account has no project; create one with the provider first"
+        )
+    wanted = _setting("project")
+    if wanted:
+        matches = [p for p in projects if str(wanted) in (p.name, p.id)]
+        if not matches:
+            raise SaltCloudConfigError(
+                f"packet: project {wanted!r} not found; the token sees: "
+                + ", ".join(sorted(p.name for p in projects))
+            )
+        project = matches[0]
+    else:
+        project = projects[0]
+    driver.project_id, driver.project_name = project.id, project.name
+    return driver
+
+
+def _nodes(driver):
+    with _api(f"listing the devices of project {driver.project_name}"):
+        return driver.list_nodes(ex_project_id=driver.project_id)
+
+
+def _find(driver, name):
+    return next((node for node in _nodes(driver) if node.name == name), None)
+
+
+def _describe(node):
+    return {
+        "id": node.id,
+        "name": node.name,
+        "state": str(node.state),
+        "image": node.image.id if node.image else None,
+        "size": node.size.id if node.size else None,
+        "metro": (node.extra.get("metro") or {}).get("code"),
+        "public_ips": list(node.public_ips),
+        "private_ips": list(node.private_ips),
+    }
+
+
+def _public_ipv4(node):
+    return next((ip for ip in node.public_ips if ":" not in ip), None)
+
+
+# ---------------------------------------------------------------------------
+# the operator's SSH key
+
+
+def _keyfile(vm_):
+    keyfile = os.path.expanduser(str(_setting("ssh_keyfile", vm_)))
+    if not os.path.isfile(keyfile) or not os.path.isfile(keyfile + ".pub"):
+        raise SaltCloudConfigError(
+            f"packet: the operator's SSH key {keyfile} (and {keyfile}.pub) is missing; "
+            f"create it with: ssh-keygen -t ed25519 -N '' -f {keyfile}"
+        )
+    return keyfile
+
+
+def _register_key(driver, keyfile, label):
+    """
+    Make the operator's public key a project key unless the project or the
+    user already has one with the same material. Returns the key's id.
+    """
+    with open(keyfile + ".pub", encoding="utf-8") as fh:
+        public = fh.read().strip()
+    material = public.split()[:2]
+    path = f"/metal/v1/projects/{driver.project_id}/ssh-keys"
+    with _api("listing SSH keys"):
+        known = driver.connection.request(path).object.get("ssh_keys", [])
+        known += [{"id": k.name, "key": k.public_key} for k in driver.list_key_pairs()]
+    for key in known:
+        if (key.get("key") or "").split()[:2] == material:
+            return key["id"]
+    with _api(f"registering the SSH key {keyfile}.pub"):
+        # a JSON body, as the API takes it (libcloud's create_key_pair
+        # sends query parameters)
+        created = driver.connection.request(
+            path, method="POST", data=json.dumps({"label": label, "key": public})
+        ).object
+    return created["id"]
+
+
+# ---------------------------------------------------------------------------
+# salt-cloud functions
+
+
+def _required(vm_, key, listing):
+    value = config.get_cloud_config_value(key, vm_, __opts__, search_global=False)
+    if not value:
+        raise SaltCloudConfigError(
+            f"packet: profile {vm_.get('profile')} needs '{key}' (salt-cloud {listing} packet)"
+        )
+    return str(value)
+
+
+def _choose(kind, wanted, available, listing):
+    if wanted not in available:
+        raise SaltCloudConfigError(
+            f"packet: unknown {kind} {wanted!r}; available: {', '.join(sorted(available))} "
+            f"(salt-cloud {listing} packet)"
+        )
+    return available[wanted]
+
+
+def _wait_until_active(driver, node, vm_):
+    """
+    Poll the device until it is active with a public IPv4 address.
+    """
+    timeout = _setting("active_timeout", vm_)
+    interval = _setting("poll_interval", vm_)
+    deadline = time.monotonic() + timeout
+    while True:
+        current = next((n for n in _nodes(driver) if n.id == node.id), None)
+        if current is None:
+            raise SaltCloudSystemExit(f"packet: device {node.name} disappeared while provisioning")
+        if current.state == NodeState.ERROR:
+            raise SaltCloudSystemExit(f"packet: device {node.name} failed to provision")
+        if current.state == NodeState.RUNNING and _public_ipv4(current):
+            return current
+        if time.monotonic() >= deadline:
+            raise SaltCloudSystemExit(
+                f"packet: device {node.name} was not active with a public IPv4 address "
+                f"after {timeout} s (state: {current.state})"
+            )
+        time.sleep(interval)
+
+
+def create(vm_):
+    """
+    Create a bare-metal device from a profile, wait until it is active with
+    a public IPv4 address, then deploy Salt on it over SSH as root.
+
+    CLI example:
+
+    .. code-block:: bash
+
+        salt-cloud -p packet-labhost labhost
+    """
+    name = vm_["name"]
+    if not isinstance(name, str) or not HOSTNAME_RE.match(name):
+        raise SaltCloudConfigError(
+            f"packet: device name {name!r} is not a valid hostname "
+            "(lowercase letters, digits and '-', at most 63, starting with a letter)"
+        )
+    metro = _required(vm_, "metro", "--list-locations")
+    plan = _required(vm_, "plan", "--list-sizes")
+    image = _required(vm_, "image", "--list-images")
+    keyfile = _keyfile(vm_)
+    driver = _connect()
+    with _api("reading metros, plans and operating systems"):
+        location = _choose("metro", metro, {l.extra["code"]: l for l in driver.list_locations()},
+                           "--list-locations")
+        size = _choose("plan", plan, {s.id: s for s in driver.list_sizes(driver.project_id)},
+                       "--list-sizes")
+        os_image = _choose("image", image, {i.id: i for i in driver.list_images()}, "--list-images")
+    if _find(driver, name) is not None:
+        raise SaltCloudSystemExit(
+            f"packet: project {driver.project_name} already has a device named {name}; destroy it first"
+        )
+    _register_key(driver, keyfile, _setting("ssh_key_label", vm_))
+    _fire(name, "starting create", "creating",
+          __utils__["cloud.filter_event"]("creating", vm_, ["name", "profile", "provider", "driver"]))
+    _progress(name, f"creating a {plan} device in metro {metro} with {image} "
+                    f"in project {driver.project_name}")
+    with _api("creating the device"):
+        node = driver.create_node(name, size, os_image, location, ex_project_id=driver.project_id)
+    try:
+        _progress(name, "waiting until it is active with a public IPv4 address (bare metal: minutes)")
+        node = _wait_until_active(driver, node, vm_)
+        vm_["ssh_host"] = _public_ipv4(node)
+        vm_["key_filename"] = keyfile
+        vm_.setdefault("ssh_username", "root")
+        _progress(name, f"active at {vm_['ssh_host']}")
+        ret = __utils__["cloud.bootstrap"](vm_, __opts__)
+    except BaseException:
+        _progress(name, "creation failed; deleting the device")
+        with _api("deleting the failed device"):
+            driver.destroy_node(node)
+        raise
+    # keys and scripts in the deploy arguments must not reach the console
+    deployed = ret.get("deploy_kwargs", {})
+    ret["deploy_kwargs"] = {k: deployed[k] for k in ("host", "salt_host") if k in deployed}
+    ret.update(_describe(node))
+    _fire(name, "created instance", "created",
+          __utils__["cloud.filter_event"]("created", vm_, ["name", "profile", "provider", "driver"]))
+    return ret
+
+
+def destroy(name, call=None):
+    """
+    Delete a device.
+
+    CLI example:
+
+    .. code-block:: bash
+
+        salt-cloud -d labhost
+    """
+    if call == "function":
+        raise SaltCloudSystemExit("The destroy action must be called with -d, --destroy, -a or --action.")
+    driver = _connect()
+    node = _find(driver, name)
+    if node is None:
+        raise SaltCloudSystemExit(f"packet: project {driver.project_name} has no device named {name}")
+    _fire(name, "destroying instance", "destroying", {"name": name})
+    _progress(name, "deleting the device")
+    with _api(f"deleting device {name}"):
+        driver.destroy_node(node)
+    _fire(name, "destroyed instance", "destroyed", {"name": name})
+    if __opts__.get("update_cachedir", False):
+        __utils__["cloud.delete_minion_cachedir"](name, _active_provider().split(":")[0], __opts__)
+    return {"destroyed": name}
+
+
+def list_nodes(call=None):
+    """
+    The project's devices with their state and addresses.
+
+    CLI example:
+
+    .. code-block:: bash
+
+        salt-cloud -Q
+    """
+    if call == "action":
+        raise SaltCloudSystemExit("The list_nodes function must be called with -f or --function.")
+    return {node.name: _describe(node) for node in _nodes(_connect())}
+
+
+def list_nodes_full(call=None):
+    """
+    Everything the API says of each device.
+
+    CLI example:
+
+    .. code-block:: bash
+
+        salt-cloud -F
+    """
+    if call == "action":
+        raise SaltCloudSystemExit("The list_nodes_full function must be called with -f or --function.")
+    return {node.name: dict(node.extra, **_describe(node)) for node in _nodes(_connect())}
+
+
+def list_nodes_select(call=None):
+    """
+    The fields of each device chosen by ``query.selection``.
+
+    CLI example:
+
+    .. code-block:: bash
+
+        salt-cloud -S
+    """
+    return __utils__["cloud.list_nodes_select"](list_nodes_full(), __opts__["query.selection"], call)
+
+
+def show_instance(name, call=None):
+    """
+    One device's details.
+
+    CLI example:
+
+    .. code-block:: bash
+
+        salt-cloud -a show_instance labhost
+    """
+    if call != "action":
+        raise SaltCloudSystemExit("The show_instance action must be called with -a or --action.")
+    driver = _connect()
+    node = _find(driver, name)
+    if node is None:
+        raise SaltCloudSystemExit(f"packet: project {driver.project_name} has no device named {name}")
+    return dict(node.extra, **_describe(node))
+
+
+def avail_locations(call=None):
+    """
+    The metros (their codes are the profile's ``metro``).
+
+    CLI example:
+
+    .. code-block:: bash
+
+        salt-cloud --list-locations packet
+    """
+    if call == "action":
+        raise SaltCloudSystemExit("The avail_locations function must be called with -f or --function.")
+    driver = _connect()
+    with _api("listing metros"):
+        return {l.extra["code"]: {"name": l.name, "country": l.extra.get("country")}
+                for l in driver.list_locations()}
+
+
+def avail_sizes(call=None):
+    """
+    The plans the project can use (their slugs are the profile's ``plan``).
+
+    CLI example:
+
+    .. code-block:: bash
+
+        salt-cloud --list-sizes packet
+    """
+    if call == "action":
+        raise SaltCloudSystemExit("The avail_sizes function must be called with -f or --function.")
+    driver = _connect()
+    with _api("listing plans"):
+        return {s.id: {"description": s.extra["description"], "ram_mb": s.ram, "disk_gb": s.disk,
+                       "price_per_hour": s.price}
+                for s in driver.list_sizes(driver.project_id)}
+
+
+def avail_images(call=None):
+    """
+    The operating systems (their slugs are the profile's ``image``).
+
+    CLI example:
+
+    .. code-block:: bash
+
+        salt-cloud --list-images packet
+    """
+    if call == "action":
+        raise SaltCloudSystemExit("The avail_images function must be called with -f or --function.")
+    driver = _connect()
+    with _api("listing operating systems"):
+        return {i.id: {"name": i.name, "distro": i.extra["distro"], "version": i.extra["version"]}
+                for i in driver.list_images()}
