@@ -1,0 +1,648 @@
+"""
+The gce salt-cloud driver, with Salt's loader mocks, driving the real
+google-cloud-compute client (REST transport, AnonymousCredentials, or a
+service-account key whose token endpoint is the fake) against a local fake
+of the Compute REST API (tests/fakes/compute_api.py).
+
+Request building: the instance, network and firewall resources carry the
+right NICs in the right order with the profiles' fixed addresses, the
+nested-virtualization flag on compute nodes only (and only on Intel
+families), the ssh-keys metadata for stack, labels, the storage disk; the
+public firewall opens the proxy's ports (read from the state tree) to the
+operator's address only. Against the fake: the lab's networks, subnetworks,
+firewalls, instances and disks are made once, reused, and deleted with the
+last node, networks last. Error mapping: 403, quota, an operation that ends
+in error, a timeout, a bad key, an unknown zone or machine type each give
+one clear message and leave nothing behind.
+"""
+
+import copy
+import json
+import pathlib
+import subprocess
+from unittest.mock import MagicMock
+
+import pytest
+import requests
+import salt.utils.cloud
+import salt.utils.yaml
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from google.api_core import exceptions as api_exceptions
+from salt.exceptions import SaltCloudConfigError, SaltCloudSystemExit
+
+import gce
+from fakes.compute_api import ComputeAPI
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+PROJECT = "saltlab-test"
+ZONE = "europe-west1-b"
+OPERATOR = "198.51.100.7"
+LAB = ["network", "controller", "compute1", "compute2", "storage"]
+
+
+def profiles():
+    """
+    The repository's gce profiles, ``extends`` resolved.
+    """
+    raw = salt.utils.yaml.safe_load((REPO / "cloud.profiles.d/gce.conf").read_text())
+    resolved = {}
+    for name, body in raw.items():
+        merged = {}
+        if body.get("extends"):
+            merged.update(copy.deepcopy(raw[body["extends"]]))
+        merged.update(copy.deepcopy(body))
+        merged.pop("extends", None)
+        resolved[name] = merged
+    return resolved
+
+
+def node(node_name, **extra):
+    """
+    The vm_ salt-cloud hands create() for a node of maps/gce.yaml.
+    """
+    role = "compute" if node_name.startswith("compute") else node_name
+    vm_ = dict(profiles()[f"gce-{role}"], name=node_name, profile=f"gce-{role}", provider="gce:gce",
+               driver="gce:gce")
+    if role == "compute":
+        vm_["host_number"] = 20 + int(node_name[len("compute"):])
+    vm_.update(extra)
+    return vm_
+
+
+@pytest.fixture
+def compute():
+    with ComputeAPI(project=PROJECT, page_size=2) as api:
+        yield api
+
+
+@pytest.fixture
+def keyfile(tmp_path):
+    path = tmp_path / "gcp-default-key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "operator", "-f", path], check=True)
+    return path
+
+
+@pytest.fixture
+def provider(compute, keyfile):
+    return {"driver": "gce", "api_endpoint": compute.url, "anonymous": True, "project": PROJECT,
+            "zone": ZONE, "ssh_keyfile": str(keyfile), "operator_address": OPERATOR,
+            "poll_interval": 0.01, "operation_timeout": 5}
+
+
+@pytest.fixture
+def bootstrap():
+    return MagicMock(side_effect=deployed)
+
+
+def deployed(vm_, opts):
+    return {"deployed": True, "deploy_kwargs": {"host": "x", "minion_pem": "secret"}}
+
+
+@pytest.fixture
+def configure_loader_modules(tmp_path, provider, bootstrap):
+    opts = {
+        "providers": {"gce": {"gce": provider}},
+        "profiles": profiles(),
+        "sock_dir": str(tmp_path / "sock"),
+        "transport": "zeromq",
+    }
+    utils = {
+        "cloud.list_nodes_select": salt.utils.cloud.list_nodes_select,
+        "cloud.bootstrap": bootstrap,
+        "cloud.fire_event": MagicMock(),
+        "cloud.filter_event": MagicMock(return_value={}),
+    }
+    return {gce: {"__opts__": opts, "__active_provider_name__": "gce:gce", "__utils__": utils}}
+
+
+def posts(compute):
+    return [path.split(f"/projects/{PROJECT}/", 1)[-1] for method, path in compute.requests if method == "POST"
+            and not path.endswith("/wait")]
+
+
+def deletes(compute):
+    return [path.split(f"/projects/{PROJECT}/", 1)[-1] for method, path in compute.requests if method == "DELETE"]
+
+
+def build_lab():
+    return {name: gce.create(node(name)) for name in LAB}
+
+
+def nics(instance):
+    return [(nic["network"].rsplit("/", 1)[-1], nic["networkIP"], bool(nic.get("accessConfigs")))
+            for nic in instance["networkInterfaces"]]
+
+
+# ---------------------------------------------------------------------------
+# request building
+
+
+def test_the_proxy_ports_come_from_the_state_tree(tmp_path):
+    ports = gce.public_ports()
+    openstack = salt.utils.yaml.safe_load((REPO / "salt/openstack/defaults.yaml").read_text())["openstack"]
+    expected = {e.get("public_port", e["port"]) for e in openstack["catalog"].values()}
+    assert expected | {22, openstack["novnc_port"]} == set(ports)
+    assert {22, 443, 5000, 6080, 8774, 9292, 9696}.issubset(ports)
+    # a service added to the catalog (e.g. cinder) opens its port too
+    for part in ("openstack", "proxy"):
+        (tmp_path / "salt" / part).mkdir(parents=True)
+        text = (REPO / "salt" / part / "defaults.yaml").read_text()
+        if part == "openstack":
+            text = text.replace("  catalog:\n", "  catalog:\n    cinder:\n      type: volumev3\n      port: 8776\n")
+        (tmp_path / "salt" / part / "defaults.yaml").write_text(text)
+    assert 8776 in gce.public_ports(str(tmp_path))
+    (tmp_path / "salt/proxy/defaults.yaml").unlink()
+    with pytest.raises(SaltCloudConfigError, match="cannot read the proxy's ports .*set public_ports"):
+        gce.public_ports(str(tmp_path))
+
+
+def test_firewall_bodies_open_the_public_network_to_the_operator_only():
+    nets = gce.lab_networks()
+    public = gce.firewall_body(PROJECT, "saltlab", "public", nets["public"], f"{OPERATOR}/32", [22, 443, 5000])
+    assert list(public.source_ranges) == [f"{OPERATOR}/32"]
+    assert [(a.I_p_protocol, list(a.ports)) for a in public.allowed] == [("icmp", []), ("tcp", ["22", "443", "5000"])]
+    assert public.network == f"projects/{PROJECT}/global/networks/saltlab-public"
+    assert public.direction == "INGRESS" and public.name == "saltlab-public-in"
+    mgmt = gce.firewall_body(PROJECT, "saltlab", "mgmt", nets["mgmt"])
+    assert list(mgmt.source_ranges) == ["192.168.1.0/24"]
+    assert [a.I_p_protocol for a in mgmt.allowed] == ["all"]
+
+
+def test_network_bodies_are_custom_mode_with_the_mtu():
+    nets = gce.lab_networks({"public": {"cidr": "10.99.0.0/24", "external": True},
+                             "underlay": {"cidr": "192.168.2.0/24", "mtu": 8896}}, mtu=1460)
+    public = gce.network_body("lab1", "public", nets["public"])
+    assert (public.name, public.auto_create_subnetworks, public.mtu) == ("lab1-public", False, 1460)
+    assert gce.network_body("lab1", "underlay", nets["underlay"]).mtu == 8896
+    subnet = gce.subnetwork_body(PROJECT, "europe-west1", "lab1", "underlay", nets["underlay"])
+    assert (subnet.ip_cidr_range, subnet.region) == ("192.168.2.0/24", "europe-west1")
+    assert subnet.network == f"projects/{PROJECT}/global/networks/lab1-underlay"
+
+
+def test_instance_bodies_carry_nics_addresses_keys_labels_and_nested_virtualization():
+    nets = gce.lab_networks()
+    base = {"image": "projects/debian-cloud/global/images/family/debian-13", "disk_size_gb": 20,
+            "disk_type": "pd-balanced", "ssh_username": "stack"}
+    spec = dict(base, machine_type="n1-standard-4", nics=["mgmt", "underlay"], nested_virtualization=True,
+                addresses=gce.node_addresses(["mgmt", "underlay"], 21, nets))
+    body = gce.instance_body(PROJECT, ZONE, "saltlab", "compute1", spec, nets, "ssh-ed25519 AAAA op\n")
+    assert [(n.subnetwork.rsplit("/", 1)[-1], n.network_i_p, len(n.access_configs))
+            for n in body.network_interfaces] == [("saltlab-mgmt", "192.168.1.21", 0),
+                                                   ("saltlab-underlay", "192.168.2.21", 0)]
+    assert body.network_interfaces[0].subnetwork == f"projects/{PROJECT}/regions/europe-west1/subnetworks/saltlab-mgmt"
+    assert body.advanced_machine_features.enable_nested_virtualization is True
+    assert body.machine_type == f"zones/{ZONE}/machineTypes/n1-standard-4"
+    assert [(i.key, i.value) for i in body.metadata.items] == [("ssh-keys", "stack:ssh-ed25519 AAAA op"),
+                                                               ("saltlab-image", base["image"])]
+    assert dict(body.labels) == {"saltlab": "saltlab", "saltlab-node": "compute1"}
+    [boot] = body.disks
+    assert boot.boot and boot.auto_delete and boot.initialize_params.source_image == base["image"]
+
+    spec = dict(base, machine_type="n1-standard-2", nics=["public", "mgmt"], nested_virtualization=False,
+                addresses=gce.node_addresses(["public", "mgmt"], 11, nets))
+    body = gce.instance_body(PROJECT, ZONE, "saltlab", "controller", spec, nets, "k", data_disk="projects/p/d")
+    assert [n.network_i_p for n in body.network_interfaces] == ["10.99.0.11", "192.168.1.11"]
+    assert body.network_interfaces[0].access_configs[0].type_ == "ONE_TO_ONE_NAT"
+    assert "advanced_machine_features" not in body
+    assert [(d.boot, d.source) for d in body.disks] == [(True, ""), (False, "projects/p/d")]
+
+
+@pytest.mark.parametrize("machine_type", ["n1-standard-4", "n2-standard-8", "c2-standard-4", "c3-standard-4"])
+def test_intel_families_may_nest(machine_type):
+    gce.check_nested_virtualization(machine_type)
+
+
+@pytest.mark.parametrize("machine_type", ["e2-standard-4", "n2d-standard-4", "t2d-standard-4", "t2a-standard-4",
+                                          "c2d-standard-4", "c4a-standard-4"])
+def test_other_families_cannot_nest(machine_type):
+    family = machine_type.split("-")[0]
+    with pytest.raises(SaltCloudConfigError, match=f"{machine_type} cannot run nested virtualization "
+                                                   f"\\(family {family}: not an Intel family"):
+        gce.check_nested_virtualization(machine_type)
+
+
+@pytest.mark.parametrize("nics, host_number, message", [
+    (["mgmt", "mgmt"], 11, "name a network twice"),
+    (["public", "storage"], 11, "nic 'storage' is not one of lab_networks"),
+    (["mgmt"], 1, "host_number 1 gives no usable address in mgmt"),
+    (["mgmt"], 254, "host_number 254 gives no usable address"),
+    (["mgmt"], None, "needs an integer `host_number`"),
+    ([], 11, "needs `nics`"),
+])
+def test_bad_nics_or_host_numbers_are_refused(nics, host_number, message):
+    with pytest.raises(SaltCloudConfigError, match=message):
+        gce.node_addresses(nics, host_number, gce.lab_networks())
+
+
+@pytest.mark.parametrize("networks, message", [
+    ({"public": {"cidr": "10.0.0.0/8", "external": True}, "mgmt": {"cidr": "10.1.0.0/16"}}, "overlap"),
+    ({"public": {"cidr": "10.99.0.1/24", "external": True}}, "lab_networks:public:cidr"),
+    ({"public": {"cidr": "10.99.0.0/24"}}, "exactly one of lab_networks must be `external: True`"),
+    ({"public": {"cidr": "10.99.0.0/24", "external": True, "mtu": 9000}}, "mtu must be an integer 1300-8896"),
+])
+def test_bad_networks_are_refused(networks, message):
+    with pytest.raises(SaltCloudConfigError, match=message):
+        gce.lab_networks(networks)
+
+
+def _api_error(cls, reason, message):
+    return cls(message, errors=[{"message": message, "domain": "global", "reason": reason}])
+
+
+@pytest.mark.parametrize("exc, message", [
+    (_api_error(api_exceptions.Forbidden, "quotaExceeded", "Quota 'NETWORKS' exceeded. Limit: 5.0 globally."),
+     r"^gce: quota exceeded while creating network x: Quota 'NETWORKS' exceeded. Limit: 5.0 globally.$"),
+    (_api_error(api_exceptions.Forbidden, "forbidden", "Required 'compute.networks.create' permission"),
+     r"^gce: permission denied while creating network x: Required 'compute.networks.create' permission "
+     r"\(the service account needs Compute Instance Admin \(v1\), Compute Network Admin, Compute Security "
+     r"Admin and Service Account User on project saltlab-test\)$"),
+    (_api_error(api_exceptions.Unauthorized, "required", "Request is missing required authentication credential"),
+     r"^gce: the API rejected the credentials while creating network x"),
+    (_api_error(api_exceptions.BadRequest, "invalid", "POST http://h/x: Invalid value for field 'resource.mtu'"),
+     r"^gce: creating network x failed: Invalid value for field 'resource.mtu'$"),
+    (requests.exceptions.ConnectionError("refused"), r"^gce: cannot reach the API at .* while creating network x"),
+])
+def test_api_errors_become_one_sentence(exc, message):
+    with pytest.raises(SaltCloudSystemExit, match=message):
+        with gce._api("creating network x"):
+            raise exc
+
+
+def test_the_operator_address_is_detected_when_not_given(compute, provider):
+    assert gce.operator_cidr() == f"{OPERATOR}/32"
+    assert gce.operator_cidr("203.0.113.0/28") == "203.0.113.0/28"
+    compute.operator_address = "203.0.113.99"
+    assert gce.operator_cidr("", url=f"{compute.url}/myip") == "203.0.113.99/32"
+    compute.operator_address = "<html>"
+    with pytest.raises(SaltCloudConfigError, match="gave '<html>', not an IPv4 address"):
+        gce.operator_cidr("", url=f"{compute.url}/myip")
+    with pytest.raises(SaltCloudConfigError, match="could not detect your public address .*set operator_address"):
+        gce.operator_cidr("", url="http://127.0.0.1:1/")
+
+
+# ---------------------------------------------------------------------------
+# against the fake
+
+
+def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap):
+    ret = build_lab()
+    assert compute.resources() == sorted(
+        [f"network/saltlab-{n}" for n in ("public", "mgmt", "underlay")]
+        + [f"subnetwork/saltlab-{n}" for n in ("public", "mgmt", "underlay")]
+        + [f"firewall/saltlab-{n}-in" for n in ("public", "mgmt", "underlay")]
+        + [f"instance/{n}" for n in LAB] + [f"disk/{n}" for n in LAB] + ["disk/storage-data"])
+    # networks: custom mode, MTU 1460; subnetworks in the zone's region
+    for net, cidr in (("public", "10.99.0.0/24"), ("mgmt", "192.168.1.0/24"), ("underlay", "192.168.2.0/24")):
+        assert compute.networks[f"saltlab-{net}"]["mtu"] == 1460
+        assert compute.networks[f"saltlab-{net}"]["autoCreateSubnetworks"] is False
+        assert compute.subnetworks[("europe-west1", f"saltlab-{net}")]["ipCidrRange"] == cidr
+    # firewalls: the public one from the operator only, the others from their own CIDR
+    public = compute.firewalls["saltlab-public-in"]
+    assert public["sourceRanges"] == [f"{OPERATOR}/32"]
+    assert public["allowed"] == [{"IPProtocol": "icmp"},
+                                 {"IPProtocol": "tcp", "ports": [str(p) for p in gce.public_ports()]}]
+    assert compute.firewalls["saltlab-mgmt-in"]["sourceRanges"] == ["192.168.1.0/24"]
+    assert compute.firewalls["saltlab-underlay-in"]["allowed"] == [{"IPProtocol": "all"}]
+    # instances: NICs in profile order with fixed addresses, external addresses on public only
+    instances = {name: compute.instances[(ZONE, name)] for name in LAB}
+    assert nics(instances["network"]) == [("saltlab-public", "10.99.0.12", True), ("saltlab-mgmt", "192.168.1.12", False),
+                                          ("saltlab-underlay", "192.168.2.12", False)]
+    assert nics(instances["controller"]) == [("saltlab-public", "10.99.0.11", True),
+                                             ("saltlab-mgmt", "192.168.1.11", False)]
+    assert nics(instances["compute2"]) == [("saltlab-mgmt", "192.168.1.22", False),
+                                           ("saltlab-underlay", "192.168.2.22", False)]
+    assert nics(instances["storage"]) == [("saltlab-mgmt", "192.168.1.31", False)]
+    machine = {n: i["machineType"].rsplit("/", 1)[-1] for n, i in instances.items()}
+    assert machine == {"network": "n1-standard-4", "controller": "n1-standard-2", "compute1": "n1-standard-4",
+                       "compute2": "n1-standard-4", "storage": "n1-standard-1"}
+    nested = {n for n, i in instances.items() if i.get("advancedMachineFeatures", {}).get("enableNestedVirtualization")}
+    assert nested == {"compute1", "compute2"}
+    public_key = (keyfile.parent / "gcp-default-key.pub").read_text().strip()
+    for name, instance in instances.items():
+        assert instance["labels"] == {"saltlab": "saltlab", "saltlab-node": name}
+        assert instance["metadata"]["items"] == [
+            {"key": "ssh-keys", "value": f"stack:{public_key}"},
+            {"key": "saltlab-image", "value": "projects/debian-cloud/global/images/family/debian-13"}]
+        boot = compute.disks[(ZONE, name)]
+        assert boot["sourceImage"] == "projects/debian-cloud/global/images/family/debian-13"
+        assert boot["sizeGb"] == "20" and boot["type"].endswith("/diskTypes/pd-balanced")
+    # the storage node's extra disk, attached to it
+    data = compute.disks[(ZONE, "storage-data")]
+    assert data["sizeGb"] == "50" and data["users"] == [instances["storage"]["selfLink"]]
+    assert data["labels"] == {"saltlab": "saltlab", "saltlab-node": "storage"}
+    assert [d["source"] for d in instances["storage"]["disks"]] == [compute.disks[(ZONE, "storage")]["selfLink"],
+                                                                    data["selfLink"]]
+    # deployed as stack; nodes without a public NIC through the network node's external address
+    deployed = {c.args[0]["name"]: c.args[0] for c in bootstrap.call_args_list}
+    network_ip = instances["network"]["networkInterfaces"][0]["accessConfigs"][0]["natIP"]
+    assert deployed["network"]["ssh_host"] == network_ip and "gateway" not in deployed["network"]
+    assert deployed["controller"]["ssh_host"] == ret["controller"]["public_ips"][0]
+    assert deployed["compute1"]["ssh_host"] == "192.168.1.21"
+    assert deployed["compute1"]["gateway"] == {"ssh_gateway": network_ip, "ssh_gateway_user": "stack",
+                                               "ssh_gateway_key": str(keyfile), "ssh_gateway_command": "-W %h:%p"}
+    assert {v["ssh_username"] for v in deployed.values()} == {"stack"}
+    assert ret["network"]["deploy_kwargs"] == {"host": "x"}
+    assert ret["storage"]["private_ips"] == ["192.168.1.31"] and ret["storage"]["public_ips"] == []
+    # the networks were made once: by the first node
+    assert [p for p in posts(compute) if p.startswith(("global/", "regions/"))] == [
+        "global/networks", "global/networks", "global/networks",
+        "regions/europe-west1/subnetworks", "regions/europe-west1/subnetworks", "regions/europe-west1/subnetworks",
+        "global/firewalls", "global/firewalls", "global/firewalls"]
+
+
+def test_listing_showing_and_a_second_create(compute):
+    build_lab()
+    # listed across pages (the fake serves 2 a page)
+    listed = gce.list_nodes()
+    assert sorted(listed) == sorted(LAB)
+    assert listed["compute1"]["private_ips"] == ["192.168.1.21", "192.168.2.21"]
+    assert listed["network"]["state"] == "RUNNING" and listed["network"]["size"] == "n1-standard-4"
+    assert listed["network"]["image"] == "projects/debian-cloud/global/images/family/debian-13"
+    full = gce.list_nodes_full()
+    assert full["compute1"]["advancedMachineFeatures"] == {"enableNestedVirtualization": True}
+    assert gce.show_instance("storage", call="action")["labels"]["saltlab"] == "saltlab"
+    gce.__opts__["query.selection"] = ["private_ips", "state"]
+    assert gce.list_nodes_select()["storage"] == {"private_ips": ["192.168.1.31"], "state": "RUNNING"}
+    before = list(compute.resources())
+    with pytest.raises(SaltCloudSystemExit, match="already has an instance named compute1"):
+        gce.create(node("compute1"))
+    assert compute.resources() == before
+    # another lab's instance in the zone is not listed
+    compute.instances[(ZONE, "other")] = dict(compute.instances[(ZONE, "storage")], name="other", labels={})
+    assert "other" not in gce.list_nodes()
+
+
+def test_destroy_removes_everything_and_the_networks_last(compute):
+    build_lab()
+    compute.requests.clear()
+    for name in LAB:
+        ret = gce.destroy(name, call="action")
+        assert ret["destroyed"] == name
+    assert ret["networks_deleted"] == [f"saltlab-{n}-in" for n in ("public", "mgmt", "underlay")] + [
+        f"saltlab-{n}" for n in ("public", "mgmt", "underlay")] * 2
+    assert compute.resources() == []
+    deleted = deletes(compute)
+    assert [d.split("/")[-2] for d in deleted] == ["instances"] * 5 + ["firewalls"] * 3 + ["subnetworks"] * 3 + [
+        "networks"] * 3
+    with pytest.raises(SaltCloudSystemExit, match="has no instance network of lab saltlab"):
+        gce.destroy("network", call="action")
+
+
+def test_the_lab_networks_functions(compute):
+    assert gce.create_lab_networks(call="function") == {"created": [
+        "saltlab-public", "saltlab-mgmt", "saltlab-underlay"] * 2 + [
+        "saltlab-public-in", "saltlab-mgmt-in", "saltlab-underlay-in"]}
+    assert gce.create_lab_networks(call="function") == {"created": []}
+    gce.create(node("storage", deploy=False))
+    with pytest.raises(SaltCloudSystemExit, match="still used by storage; destroy those first"):
+        gce.destroy_lab_networks(call="function")
+    compute.requests.clear()
+    # the node's destroy takes the networks with it
+    gce.destroy("storage", call="action")
+    assert compute.resources() == []
+    assert gce.destroy_lab_networks(call="function") == {"deleted": []}
+    with pytest.raises(SaltCloudSystemExit, match="-f or --function"):
+        gce.create_lab_networks()
+
+
+def test_the_public_firewall_follows_the_operator_address(compute, provider):
+    gce.create_lab_networks(call="function")
+    assert gce.update_lab_firewall(call="function")["unchanged"] == "saltlab-public-in"
+    provider["operator_address"] = "203.0.113.200"
+    ret = gce.update_lab_firewall(call="function")
+    assert ret["updated"] == "saltlab-public-in" and ret["source_ranges"] == ["203.0.113.200/32"]
+    firewall = compute.firewalls["saltlab-public-in"]
+    assert firewall["sourceRanges"] == ["203.0.113.200/32"]
+    assert firewall["allowed"][1]["ports"] == [str(p) for p in gce.public_ports()]
+    compute.firewalls.clear()
+    with pytest.raises(SaltCloudSystemExit, match="no firewall saltlab-public-in yet"):
+        gce.update_lab_firewall(call="function")
+
+
+def test_a_forbidden_insert_is_one_message_and_leaves_nothing_of_the_node(compute):
+    gce.create(node("network"))
+    before = compute.resources()
+    compute.fail_request("POST", "/instances$", 403, "forbidden",
+                         f"Required 'compute.instances.create' permission for 'projects/{PROJECT}/zones/{ZONE}/instances/storage'")
+    with pytest.raises(SaltCloudSystemExit) as info:
+        gce.create(node("storage"))
+    assert str(info.value) == (
+        f"gce: permission denied while creating instance storage: Required 'compute.instances.create' permission "
+        f"for 'projects/{PROJECT}/zones/{ZONE}/instances/storage' (the service account needs Compute Instance Admin "
+        f"(v1), Compute Network Admin, Compute Security Admin and Service Account User on project {PROJECT})")
+    # the data disk made for it is gone again; the lab is as it was
+    assert compute.resources() == before
+
+
+def test_a_quota_error_in_the_operation_is_one_message(compute):
+    compute.fail_operation("insert", "/instances/compute1$", "QUOTA_EXCEEDED",
+                           "Quota 'CPUS' exceeded.  Limit: 8.0 in region europe-west1.")
+    gce.create(node("network"))
+    before = compute.resources()
+    with pytest.raises(SaltCloudSystemExit, match=r"^gce: quota exceeded while creating instance compute1: "
+                                                  r"Quota 'CPUS' exceeded.  Limit: 8.0 in region europe-west1.$"):
+        gce.create(node("compute1"))
+    assert compute.resources() == before
+    # and it can be made afterwards
+    gce.create(node("compute1"))
+    assert (ZONE, "compute1") in compute.instances
+
+
+def test_an_operation_ending_in_error_stops_the_network_setup(compute):
+    compute.fail_operation("insert", "/subnetworks/saltlab-mgmt$", "IP_SPACE_CONFLICT",
+                           "Invalid IPCidrRange: 192.168.1.0/24 conflicts with an existing route", http_status=400)
+    with pytest.raises(SaltCloudSystemExit, match=r"^gce: creating subnetwork saltlab-mgmt failed: Invalid "
+                                                  r"IPCidrRange: .* \(IP_SPACE_CONFLICT\)$"):
+        gce.create(node("network"))
+    assert "instance/network" not in compute.resources()
+    assert "subnetwork/saltlab-mgmt" not in compute.resources()
+    # the next run completes what is missing
+    gce.create(node("network"))
+    assert "subnetwork/saltlab-mgmt" in compute.resources() and "instance/network" in compute.resources()
+
+
+def test_an_operation_that_never_ends_times_out_clearly(compute, provider):
+    gce.create_lab_networks(call="function")
+    compute.hold_operations = True
+    provider["operation_timeout"] = 0.2
+    with pytest.raises(SaltCloudSystemExit, match=r"creating instance storage: operation operation-\S+ was not done "
+                                                  r"after 0.2 s \(status RUNNING\)"):
+        gce.create(node("storage", extra_disk_gb=None, deploy=False))
+
+
+def test_a_failed_deploy_removes_the_node(compute, bootstrap):
+    bootstrap.side_effect = SaltCloudSystemExit("ssh: connection refused")
+    with pytest.raises(SaltCloudSystemExit, match="connection refused"):
+        gce.create(node("network"))
+    bootstrap.side_effect = deployed
+    assert [r for r in compute.resources() if r.startswith(("instance/", "disk/"))] == []
+
+
+@pytest.mark.parametrize("setting, value, error, message", [
+    ("zone", "mars-north1-a", SaltCloudConfigError, "unknown zone 'mars-north1-a' in project saltlab-test"),
+    ("zone", "west", SaltCloudConfigError, "zone 'west' is not a zone name"),
+    ("project", "someone-else", SaltCloudSystemExit,
+     "permission denied while reading zone europe-west1-b: Required 'compute.europe-west1-b.get' permission for "
+     "'projects/someone-else'"),
+    ("api_endpoint", "http://127.0.0.1:1", SaltCloudSystemExit,
+     "cannot reach the API at 127.0.0.1:1 while reading zone"),
+    ("api_endpoint", "ftp://127.0.0.1", SaltCloudConfigError, "must be http"),
+    ("lab_name", "Lab_1", SaltCloudConfigError, "lab_name 'Lab_1' must be"),
+])
+def test_bad_provider_settings_are_one_message(compute, provider, setting, value, error, message):
+    provider[setting] = value
+    with pytest.raises(error, match=message):
+        gce.create(node("network"))
+    assert posts(compute) == []
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"machine_type": "n1-huge-99"}, "unknown machine type 'n1-huge-99' in zone europe-west1-b"),
+    ({"machine_type": "e2-standard-4"}, "e2-standard-4 cannot run nested virtualization"),
+    ({"machine_type": None}, "profile gce-compute needs 'machine_type'"),
+    ({"nics": ["public", "mgmt", "underlay"], "machine_type": "n1-standard-1", "nested_virtualization": False},
+     "n1-standard-1 \\(1 vCPUs\\) takes at most 2 NICs, the profile has 3"),
+    ({"name": "Compute_1"}, "not a valid instance name"),
+])
+def test_bad_profiles_are_refused_before_anything_is_made(compute, extra, message):
+    with pytest.raises(SaltCloudConfigError, match=message):
+        gce.create(node("compute1", **extra))
+    assert posts(compute) == []
+
+
+def test_a_node_behind_the_gateway_needs_the_network_node_first(compute):
+    with pytest.raises(SaltCloudConfigError, match="ssh_gateway_node 'network' is not an instance with an external"):
+        gce.create(node("compute1"))
+    assert posts(compute) == []
+    # without a deploy there is no gateway to reach
+    gce.create(node("compute1", deploy=False))
+    assert (ZONE, "compute1") in compute.instances
+
+
+def test_the_operator_key_must_exist(compute, keyfile):
+    (keyfile.parent / "gcp-default-key.pub").unlink()
+    with pytest.raises(SaltCloudConfigError, match="ssh-keygen -t ed25519 -N '' -f .*gcp-default-key"):
+        gce.create(node("network"))
+    assert compute.requests == []
+
+
+# ---------------------------------------------------------------------------
+# credentials
+
+
+def _service_account_key(path, compute, register=True, **extra):
+    """
+    A service-account key file; the fake knows its public half when registered.
+    """
+    rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = rsa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                    serialization.NoEncryption()).decode()
+    if register:
+        compute.add_service_account(f"saltlab@{PROJECT}.iam.gserviceaccount.com", rsa_key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode())
+    key = {"type": "service_account", "project_id": PROJECT, "private_key_id": "abc123",
+           "private_key": private, "client_email": f"saltlab@{PROJECT}.iam.gserviceaccount.com",
+           "client_id": "1234567890", "token_uri": f"{compute.url}/token"}
+    key.update(extra)
+    path.write_text(json.dumps(key))
+    return path
+
+
+def test_a_service_account_key_gives_the_project_and_a_token(compute, provider, tmp_path):
+    compute.require_token = True
+    del provider["anonymous"], provider["project"]
+    provider["service_account_key"] = str(_service_account_key(tmp_path / "key.json", compute))
+    gce.create(node("network"))
+    assert gce.list_nodes()["network"]["private_ips"] == ["10.99.0.12", "192.168.1.12", "192.168.2.12"]
+    # google-auth signs its own JWTs with the key (no token endpoint)
+    assert ("POST", "/token") not in compute.requests
+
+
+def test_without_a_token_the_fake_answers_401_and_the_driver_says_so(compute, provider):
+    compute.require_token = True
+    with pytest.raises(SaltCloudSystemExit, match="the API rejected the credentials while listing the instances"):
+        gce.list_nodes()
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "the service-account key .*key.json is missing; create a JSON key"),
+    ("not json", "is not a JSON file"),
+    (json.dumps({"type": "authorized_user", "client_id": "x"}), "is not a service-account key \\(type: 'authorized_user'\\)"),
+    (json.dumps({"type": "service_account", "client_email": "x@y", "token_uri": "http://127.0.0.1:1/token",
+                 "private_key": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n"}), "is not usable"),
+])
+def test_a_bad_key_file_is_one_message(compute, provider, tmp_path, content, message):
+    del provider["anonymous"]
+    key = tmp_path / "key.json"
+    if content is not None:
+        key.write_text(content)
+    provider["service_account_key"] = str(key)
+    with pytest.raises(SaltCloudConfigError, match=message):
+        gce.list_nodes()
+    assert compute.requests == []
+
+
+def test_a_key_the_api_does_not_know_is_one_message(compute, provider, tmp_path):
+    compute.require_token = True
+    del provider["anonymous"]
+    provider["service_account_key"] = str(_service_account_key(tmp_path / "key.json", compute, register=False))
+    with pytest.raises(SaltCloudSystemExit, match=r"^gce: the API rejected the credentials while listing the "
+                                                  r"instances of zone europe-west1-b: Request is missing required "
+                                                  r"authentication credential.* \(check service_account_key .*key.json\)$"):
+        gce.list_nodes()
+
+
+def test_catalogues(compute):
+    assert gce.avail_locations()["europe-west1-b"] == {"region": "europe-west1", "status": "UP"}
+    sizes = gce.avail_sizes()
+    assert sizes["n1-standard-4"]["cpus"] == 4 and sizes["n1-standard-4"]["nested_virtualization"] is True
+    assert sizes["e2-standard-4"]["nested_virtualization"] is False
+    images = gce.avail_images()
+    assert images["projects/debian-cloud/global/images/debian-13-trixie-v20251111"]["family_link"] == \
+        "projects/debian-cloud/global/images/family/debian-13"
+    with pytest.raises(SaltCloudSystemExit, match="-f or --function"):
+        gce.avail_images(call="action")
+    with pytest.raises(SaltCloudSystemExit, match="-a or --action"):
+        gce.show_instance("network")
+
+
+# ---------------------------------------------------------------------------
+# the fake's wire format (what the real client parses)
+
+
+def test_the_fake_answers_in_the_apis_shapes(compute):
+    base = f"{compute.url}/compute/v1/projects/{PROJECT}"
+    op = requests.post(f"{base}/global/networks", json={"name": "n1", "autoCreateSubnetworks": False}).json()
+    assert op["kind"] == "compute#operation" and op["status"] == "RUNNING" and op["operationType"] == "insert"
+    assert isinstance(op["id"], str) and op["targetLink"].endswith(f"/projects/{PROJECT}/global/networks/n1")
+    assert op["selfLink"].endswith(f"/global/operations/{op['name']}")
+    # the name is taken while the insert runs
+    conflict = requests.post(f"{base}/global/networks", json={"name": "n1", "autoCreateSubnetworks": False})
+    assert conflict.status_code == 409
+    assert conflict.json()["error"]["errors"][0]["reason"] == "alreadyExists"
+    done = requests.get(f"{base}/global/operations/{op['name']}").json()
+    assert done["status"] == "DONE" and done["progress"] == 100 and "error" not in done
+    network = requests.get(f"{base}/global/networks/n1").json()
+    assert network["kind"] == "compute#network" and network["selfLink"] == op["targetLink"] and network["mtu"] == 1460
+    missing = requests.get(f"{base}/global/networks/nope")
+    assert missing.status_code == 404
+    assert missing.json()["error"] == {
+        "code": 404, "message": f"The resource 'projects/{PROJECT}/global/networks/nope' was not found",
+        "status": "NOT_FOUND", "errors": [{"message": f"The resource 'projects/{PROJECT}/global/networks/nope' "
+                                                      "was not found", "domain": "global", "reason": "notFound"}]}
+    assert requests.get(f"{compute.url}/compute/v1/projects/other/global/networks").json()["error"]["code"] == 403
+    for name in ("n2", "n3"):
+        op = requests.post(f"{base}/global/networks", json={"name": name, "autoCreateSubnetworks": False}).json()
+        requests.post(f"{base}/global/operations/{op['name']}/wait")
+    first = requests.get(f"{base}/global/networks").json()
+    assert first["kind"] == "compute#networkList" and [n["name"] for n in first["items"]] == ["n1", "n2"]
+    second = requests.get(f"{base}/global/networks", params={"pageToken": first["nextPageToken"]}).json()
+    assert [n["name"] for n in second["items"]] == ["n3"] and "nextPageToken" not in second
+    # an operation that fails is DONE with the error and changes nothing
+    compute.fail_operation("delete", "/networks/n3$", "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE", "in use", http_status=400)
+    op = requests.delete(f"{base}/global/networks/n3").json()
+    failed = requests.post(f"{base}/global/operations/{op['name']}/wait").json()
+    assert failed["status"] == "DONE" and failed["httpErrorStatusCode"] == 400
+    assert failed["error"] == {"errors": [{"code": "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE", "message": "in use"}]}
+    assert "n3" in compute.networks
