@@ -56,15 +56,16 @@ class Lab:
         self.echo = echo
         self._nodes = None
 
-    def run(self, argv, check=True, timeout=3600, capture=True):
+    def run(self, argv, check=True, timeout=3600, capture=True, stdin=None):
         """
-        Run a command from the checkout, echoing it first.
+        Run a command from the checkout, echoing it first; `stdin` is text
+        for its standard input.
         """
         if self.echo:
             print("$ " + " ".join(shlex.quote(str(a)) for a in argv), file=sys.stderr, flush=True)
         proc = subprocess.run(
             [str(a) for a in argv], cwd=self.repo, text=True, timeout=timeout,
-            capture_output=capture, check=False,
+            capture_output=capture, check=False, input=stdin,
         )
         if check and proc.returncode != 0:
             raise RuntimeError(
