@@ -60,14 +60,12 @@ CLI examples:
     salt-cloud -f destroy_lab_networks gce
 """
 
-import contextlib
 import functools
 import ipaddress
 import json
 import logging
 import os
 import re
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -116,9 +114,7 @@ DEFAULTS = {
     "poll_interval": 2,
     "request_timeout": 60,
 }
-HOSTNAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 LAB_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,19}[a-z0-9])?$")
-NETWORK_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 # machine families on Intel CPUs, where Compute Engine offers nested
 # virtualization (not E2, the AMD families N2D/C2D/C3D/T2D, nor Arm)
 NESTED_FAMILIES = ("n1", "n2", "n4", "c2", "c3", "c4", "m1", "m2", "m3", "h3")
@@ -145,44 +141,23 @@ def __virtual__():
     """
     Load when a provider uses this driver and google-cloud-compute is installed.
     """
-    if get_configured_provider() is False:
-        return False
-    if not HAS_GCE:
-        return False, "gce driver: google-cloud-compute is not installed (pip install -r requirements.txt)"
-    return __virtualname__
+    return _cloud().virtual(
+        HAS_GCE, "gce driver: google-cloud-compute is not installed (pip install -r requirements.txt)")
 
 
-def _active_provider():
-    return __active_provider_name__ or __virtualname__  # pylint: disable=undefined-variable
+def _cloud():
+    """
+    The helpers the lab's drivers share (_utils/saltlab_cloud.py), bound to this one.
+    """
+    return __utils__["saltlab_cloud.cloud"](  # pylint: disable=undefined-variable
+        __virtualname__, __active_provider_name__, __opts__, __utils__, DEFAULTS)
 
 
 def get_configured_provider():
     """
     Return the first provider configured with this driver.
     """
-    return config.is_provider_configured(__opts__, _active_provider(), ())
-
-
-def _setting(key, vm_=None):
-    """
-    A value from the profile (when vm_ is given), else the provider, else
-    the driver default.
-    """
-    return config.get_cloud_config_value(
-        key, vm_ or get_configured_provider(), __opts__, default=DEFAULTS.get(key), search_global=False
-    )
-
-
-def _progress(name, message):
-    print(f"[{name}] {message}", file=sys.stderr, flush=True)
-    log.info("%s: %s", name, message)
-
-
-def _fire(name, what, tag, args):
-    __utils__["cloud.fire_event"](
-        "event", what, f"salt/cloud/{name}/{tag}", args=args,
-        sock_dir=__opts__["sock_dir"], transport=__opts__["transport"],
-    )
+    return _cloud().provider()
 
 
 # ---------------------------------------------------------------------------
@@ -193,16 +168,11 @@ def validate_name(name):
     """
     A node name must be a lowercase RFC 1035 label (Compute Engine's rule).
     """
-    if not isinstance(name, str) or not HOSTNAME_RE.match(name):
-        raise SaltCloudConfigError(
-            f"gce: node name {name!r} is not a valid instance name "
-            "(lowercase letters, digits and '-', at most 63, starting with a letter)"
-        )
-    return name
+    return _cloud().validate_name(name, "node name", "instance name")
 
 
 def lab_name(value=None):
-    value = _setting("lab_name") if value is None else value
+    value = _cloud().setting("lab_name") if value is None else value
     if not isinstance(value, str) or not LAB_NAME_RE.match(value):
         raise SaltCloudConfigError(
             f"gce: lab_name {value!r} must be 1-21 lowercase letters, digits or '-', starting with a letter "
@@ -217,27 +187,10 @@ def lab_networks(settings=None, mtu=None):
     IPv4 CIDRs, a Compute Engine MTU (1300-8896), exactly one ``external``
     network. Returns ``{name: {"net": IPv4Network, "external": bool, "mtu": int}}``.
     """
-    raw = _setting("lab_networks") if settings is None else settings
-    mtu = _setting("mtu") if mtu is None else mtu
-    if not isinstance(raw, dict) or not raw:
-        raise SaltCloudConfigError("gce: lab_networks must map network names to settings")
-    nets = {}
-    for name, spec in raw.items():
-        where = f"lab_networks:{name}"
-        if not NETWORK_NAME_RE.match(str(name)):
-            raise SaltCloudConfigError(f"gce: {where}: network names are 1-12 lowercase letters/digits")
-        spec = spec or {}
-        try:
-            net = ipaddress.IPv4Network(str(spec.get("cidr")), strict=True)
-        except ValueError as exc:
-            raise SaltCloudConfigError(f"gce: {where}:cidr: {exc}") from None
-        net_mtu = spec.get("mtu", mtu)
-        if not isinstance(net_mtu, int) or not 1300 <= net_mtu <= 8896:
-            raise SaltCloudConfigError(f"gce: {where}:mtu must be an integer 1300-8896 (Compute Engine's range)")
-        for other, seen in nets.items():
-            if net.overlaps(seen["net"]):
-                raise SaltCloudConfigError(f"gce: networks {other} ({seen['net']}) and {name} ({net}) overlap")
-        nets[name] = {"net": net, "external": bool(spec.get("external")), "mtu": net_mtu}
+    raw = _cloud().setting("lab_networks") if settings is None else settings
+    mtu = _cloud().setting("mtu") if mtu is None else mtu
+    nets = _cloud().lab_networks(raw, mtu, (1300, 8896), lambda _where, _net, spec: {
+        "external": bool(spec.get("external"))}, mtu_note=" (Compute Engine's range)")
     if sum(n["external"] for n in nets.values()) != 1:
         raise SaltCloudConfigError("gce: exactly one of lab_networks must be `external: True` (the public one)")
     return nets
@@ -313,9 +266,9 @@ def operator_cidr(value=None, url=None):
     The operator's address as a /32: ``operator_address`` (an address or a
     CIDR) or, when unset, what ``operator_address_url`` answers.
     """
-    value = _setting("operator_address") if value is None else value
+    value = _cloud().setting("operator_address") if value is None else value
     if not value:
-        url = url or _setting("operator_address_url")
+        url = url or _cloud().setting("operator_address_url")
         try:
             with urllib.request.urlopen(url, timeout=10) as response:  # noqa: S310 (configured URL)
                 value = response.read(100).decode().strip()
@@ -438,7 +391,7 @@ def _reasons(exc):
 
 
 def _project_hint():
-    return f"project {_project_cache.get('project') or _setting('project') or '?'}"
+    return f"project {_project_cache.get('project') or _cloud().setting('project') or '?'}"
 
 
 _project_cache = {}
@@ -459,9 +412,9 @@ def error_text(exc, doing):
         return f"gce: the API rejected the credentials while {doing}: {message}"
     if HAS_GCE and isinstance(exc, api_exceptions.Unauthorized):
         return (f"gce: the API rejected the credentials while {doing}: {message} "
-                f"(check service_account_key {_setting('service_account_key')})")
+                f"(check service_account_key {_cloud().setting('service_account_key')})")
     if HAS_GCE and isinstance(exc, google.auth.exceptions.RefreshError):
-        return (f"gce: the service-account key {_setting('service_account_key')} was refused while {doing}: "
+        return (f"gce: the service-account key {_cloud().setting('service_account_key')} was refused while {doing}: "
                 f"{exc} (deleted or disabled key? create a new one)")
     if HAS_GCE and isinstance(exc, requests.exceptions.Timeout):
         return f"gce: the API at {_endpoint()[0]} did not answer in time while {doing}"
@@ -473,26 +426,19 @@ def error_text(exc, doing):
     return f"gce: {doing} failed: {message}"
 
 
-@contextlib.contextmanager
 def _api(doing):
     """
     Turn whatever the API or the network says into one clear salt-cloud
     error naming what was being done.
     """
-    try:
-        yield
-    except SaltCloudException:
-        raise
-    except Exception as exc:  # pylint: disable=broad-except
-        log.debug("gce: %s", doing, exc_info=True)
-        raise SaltCloudSystemExit(error_text(exc, doing)) from None
+    return _cloud().api(doing, error_text)
 
 
 def _endpoint():
     """
     (host[:port] or None, url scheme) of ``api_endpoint``.
     """
-    value = _setting("api_endpoint")
+    value = _cloud().setting("api_endpoint")
     if not value:
         return None, "https"
     url = urllib.parse.urlsplit(str(value))
@@ -506,11 +452,11 @@ def _credentials():
     (credentials, the key's project) from the service-account key, or
     anonymous ones for a local fake.
     """
-    if _setting("anonymous"):
-        if not _setting("api_endpoint"):
+    if _cloud().setting("anonymous"):
+        if not _cloud().setting("api_endpoint"):
             raise SaltCloudConfigError("gce: anonymous: True is only for a local fake (set api_endpoint)")
         return AnonymousCredentials(), None
-    path = os.path.expanduser(str(_setting("service_account_key")))
+    path = os.path.expanduser(str(_cloud().setting("service_account_key")))
     if not os.path.isfile(path):
         raise SaltCloudConfigError(
             f"gce: the service-account key {path} is missing; create a JSON key for the lab's service account "
@@ -558,22 +504,22 @@ class _Connection:
 def _connect():
     host, scheme = _endpoint()
     credentials, key_project = _credentials()
-    project = _setting("project") or key_project
+    project = _cloud().setting("project") or key_project
     if not project:
         raise SaltCloudConfigError("gce: no project: set project in cloud.providers.d/gce.conf "
                                    "(the service-account key names none)")
     _project_cache["project"] = project
-    return _Connection(credentials, str(project), host, scheme, _setting("request_timeout"))
+    return _Connection(credentials, str(project), host, scheme, _cloud().setting("request_timeout"))
 
 
 def _place():
     """
     (zone, region) of the provider; the region is the zone's unless given.
     """
-    zone = str(_setting("zone"))
+    zone = str(_cloud().setting("zone"))
     if not re.fullmatch(r"[a-z]+-[a-z]+[0-9]+-[a-z]", zone):
         raise SaltCloudConfigError(f"gce: zone {zone!r} is not a zone name (like europe-west1-b)")
-    region = str(_setting("region") or zone.rsplit("-", 1)[0])
+    region = str(_cloud().setting("region") or zone.rsplit("-", 1)[0])
     if zone.rsplit("-", 1)[0] != region:
         raise SaltCloudConfigError(f"gce: zone {zone} is not in region {region}")
     return zone, region
@@ -590,8 +536,8 @@ def _wait(conn, operation, scope, doing):
     operations client made without our ``client_options``, so it would ask
     the public endpoint, never ``api_endpoint``.
     """
-    timeout = float(_setting("operation_timeout"))
-    interval = float(_setting("poll_interval"))
+    timeout = float(_cloud().setting("operation_timeout"))
+    interval = float(_cloud().setting("poll_interval"))
     client = getattr(conn, f"{scope[0]}_operations")
     where = {scope[0]: scope[1]} if len(scope) > 1 else {}
     deadline = time.monotonic() + timeout
@@ -652,7 +598,7 @@ def _ensure(conn, kind, name, getter, inserter, scope, label):
     """
     if _get(getter, f"reading {kind} {name}") is not None:
         return False
-    _progress(label, f"creating {kind} {name}")
+    _cloud().progress(label, f"creating {kind} {name}")
     with _api(f"creating {kind} {name}"):
         try:
             operation = inserter()
@@ -661,11 +607,11 @@ def _ensure(conn, kind, name, getter, inserter, scope, label):
     if operation is not None:
         _wait(conn, operation, scope, f"creating {kind} {name}")
         return True
-    deadline = time.monotonic() + float(_setting("operation_timeout"))
+    deadline = time.monotonic() + float(_cloud().setting("operation_timeout"))
     while _get(getter, f"reading {kind} {name}") is None:
         if time.monotonic() > deadline:
             raise SaltCloudSystemExit(f"gce: {kind} {name} is being created by someone else and did not appear")
-        time.sleep(float(_setting("poll_interval")))
+        time.sleep(float(_cloud().setting("poll_interval")))
     return False
 
 
@@ -703,9 +649,9 @@ def ensure_lab_networks(conn, label="lab"):
         if spec["external"] and _get(functools.partial(conn.firewalls.get, project=project,
                                                        firewall=names["firewall"]),
                                      f"reading firewall {names['firewall']}") is None:
-            ports = _setting("public_ports") or public_ports()
+            ports = _cloud().setting("public_ports") or public_ports()
             operator = operator_cidr()
-            _progress(label, f"the public network lets in {operator} only, on ICMP and TCP "
+            _cloud().progress(label, f"the public network lets in {operator} only, on ICMP and TCP "
                              + ", ".join(str(p) for p in ports))
         body = firewall_body(project, lab, net, spec, operator, ports) if (not spec["external"] or operator) else None
         if body is None:
@@ -730,8 +676,7 @@ def update_lab_firewall(kwargs=None, call=None):
 
         salt-cloud -f update_lab_firewall gce
     """
-    if call != "function":
-        raise SaltCloudSystemExit("The update_lab_firewall function must be called with -f or --function.")
+    _cloud().function(call, "update_lab_firewall", strict=True)
     conn = _connect()
     lab = lab_name()
     net, spec = next((n, s) for n, s in lab_networks().items() if s["external"])
@@ -740,14 +685,14 @@ def update_lab_firewall(kwargs=None, call=None):
                    f"reading firewall {name}")
     if current is None:
         raise SaltCloudSystemExit(f"gce: there is no firewall {name} yet (salt-cloud -f create_lab_networks gce)")
-    wanted = firewall_body(conn.project, lab, net, spec, operator_cidr(), _setting("public_ports") or public_ports())
+    wanted = firewall_body(conn.project, lab, net, spec, operator_cidr(), _cloud().setting("public_ports") or public_ports())
     before = {"source_ranges": list(current.source_ranges),
               "allowed": [(a.I_p_protocol, list(a.ports)) for a in current.allowed]}
     after = {"source_ranges": list(wanted.source_ranges),
              "allowed": [(a.I_p_protocol, list(a.ports)) for a in wanted.allowed]}
     if before == after:
         return {"unchanged": name, **after}
-    _progress("lab", f"firewall {name}: from {', '.join(after['source_ranges'])} on ICMP and TCP "
+    _cloud().progress("lab", f"firewall {name}: from {', '.join(after['source_ranges'])} on ICMP and TCP "
                      + ", ".join(after["allowed"][-1][1]))
     patch = compute_v1.Firewall(source_ranges=wanted.source_ranges, allowed=wanted.allowed,
                                 description=wanted.description)
@@ -780,7 +725,7 @@ def remove_lab_networks(conn, label="lab"):
             name = resource_names(lab, net)[key]
             if _get(functools.partial(client.get, project=project, **args(name)), f"reading {kind} {name}") is None:
                 continue
-            _progress(label, f"deleting {kind} {name}")
+            _cloud().progress(label, f"deleting {kind} {name}")
             with _api(f"deleting {kind} {name}"):
                 try:
                     operation = client.delete(project=project, **args(name))
@@ -813,8 +758,7 @@ def create_lab_networks(kwargs=None, call=None):
 
         salt-cloud -f create_lab_networks gce
     """
-    if call != "function":
-        raise SaltCloudSystemExit("The create_lab_networks function must be called with -f or --function.")
+    _cloud().function(call, "create_lab_networks", strict=True)
     conn = _connect()
     return {"created": ensure_lab_networks(conn)}
 
@@ -830,8 +774,7 @@ def destroy_lab_networks(kwargs=None, call=None):
 
         salt-cloud -f destroy_lab_networks gce
     """
-    if call != "function":
-        raise SaltCloudSystemExit("The destroy_lab_networks function must be called with -f or --function.")
+    _cloud().function(call, "destroy_lab_networks", strict=True)
     conn = _connect()
     zone, _region = _place()
     users = _users_of_networks(conn, zone, lab_name())
@@ -845,16 +788,6 @@ def destroy_lab_networks(kwargs=None, call=None):
 
 # ---------------------------------------------------------------------------
 # salt-cloud functions
-
-
-def _keyfile(vm_):
-    keyfile = os.path.expanduser(str(_setting("ssh_keyfile", vm_)))
-    if not os.path.isfile(keyfile) or not os.path.isfile(keyfile + ".pub"):
-        raise SaltCloudConfigError(
-            f"gce: the operator's SSH key {keyfile} (and {keyfile}.pub) is missing; "
-            f"create it with: ssh-keygen -t ed25519 -N '' -f {keyfile}"
-        )
-    return keyfile
 
 
 def _profile_value(vm_, key, default=None):
@@ -876,10 +809,10 @@ def _node_spec(vm_, nets):
         "nics": nics,
         "addresses": node_addresses(nics, _profile_value(vm_, "host_number"), nets),
         "nested_virtualization": bool(_profile_value(vm_, "nested_virtualization", False)),
-        "image": str(_setting("image", vm_)),
-        "disk_size_gb": _setting("disk_size_gb", vm_),
-        "disk_type": str(_setting("disk_type", vm_)),
-        "ssh_username": str(_setting("ssh_username", vm_)),
+        "image": str(_cloud().setting("image", vm_)),
+        "disk_size_gb": _cloud().setting("disk_size_gb", vm_),
+        "disk_type": str(_cloud().setting("disk_type", vm_)),
+        "ssh_username": str(_cloud().setting("ssh_username", vm_)),
         "extra_disk_gb": _profile_value(vm_, "extra_disk_gb"),
         "role": ",".join((_profile_value(vm_, "grains", {}) or {}).get("roles", [])),
     }
@@ -934,7 +867,7 @@ def _delete_node_disks(conn, zone, lab, name, label):
         disks = [d for d in conn.disks.list(project=conn.project, zone=zone)
                  if d.labels.get("saltlab") == lab and d.labels.get("saltlab-node") == name and not d.users]
     for disk in disks:
-        _progress(label, f"deleting disk {disk.name}")
+        _cloud().progress(label, f"deleting disk {disk.name}")
         with _api(f"deleting disk {disk.name}"):
             try:
                 operation = conn.disks.delete(project=conn.project, zone=zone, disk=disk.name)
@@ -948,7 +881,7 @@ def _gateway(conn, zone, vm_, keyfile, name):
     The SSH gateway of a node without a public NIC: the external address of
     ``ssh_gateway_node`` (the network node), looked up now.
     """
-    node = str(_setting("ssh_gateway_node", vm_))
+    node = str(_cloud().setting("ssh_gateway_node", vm_))
     instance = _get(functools.partial(conn.instances.get, project=conn.project, zone=zone, instance=node),
                     f"reading instance {node}")
     address = _external_ip(instance) if instance is not None else None
@@ -957,7 +890,7 @@ def _gateway(conn, zone, vm_, keyfile, name):
             f"gce: {name} has no public NIC and its ssh_gateway_node {node!r} is not an instance with an "
             "external address; create it first (the map does: it is the master)"
         )
-    return {"ssh_gateway": address, "ssh_gateway_user": str(_setting("ssh_username", vm_)),
+    return {"ssh_gateway": address, "ssh_gateway_user": str(_cloud().setting("ssh_username", vm_)),
             "ssh_gateway_key": keyfile, "ssh_gateway_command": "-W %h:%p"}
 
 
@@ -978,7 +911,7 @@ def create(vm_):
     nets = lab_networks()
     zone, region = _place()
     spec = _node_spec(vm_, nets)
-    keyfile = _keyfile(vm_)
+    keyfile = _cloud().operator_keyfile(vm_)
     with open(keyfile + ".pub", encoding="utf-8") as fh:
         public_key = fh.read()
     deploy = config.get_cloud_config_value("deploy", vm_, __opts__, default=True) is not False
@@ -1007,13 +940,12 @@ def create(vm_):
         gateway = _gateway(conn, zone, vm_, keyfile, name)
 
     ensure_lab_networks(conn, name)
-    _fire(name, "starting create", "creating",
-          __utils__["cloud.filter_event"]("creating", vm_, ["name", "profile", "provider", "driver"]))
+    _cloud().fire(name, "starting create", "creating", vm_=vm_)
     data_disk = None
     try:
         if spec["extra_disk_gb"]:
             disk_name = f"{name}-data"
-            _progress(name, f"creating disk {disk_name} ({spec['extra_disk_gb']} GB)")
+            _cloud().progress(name, f"creating disk {disk_name} ({spec['extra_disk_gb']} GB)")
             disk = compute_v1.Disk(name=disk_name, size_gb=spec["extra_disk_gb"],
                                    type_=f"zones/{zone}/diskTypes/{spec['disk_type']}",
                                    labels={"saltlab": lab, "saltlab-node": name},
@@ -1023,7 +955,7 @@ def create(vm_):
             _wait(conn, operation, ("zone", zone), f"creating disk {disk_name}")
             data_disk = f"projects/{conn.project}/zones/{zone}/disks/{disk_name}"
         body = instance_body(conn.project, zone, lab, name, spec, nets, public_key, data_disk)
-        _progress(name, f"creating a {spec['machine_type']} instance in {zone}: "
+        _cloud().progress(name, f"creating a {spec['machine_type']} instance in {zone}: "
                         + ", ".join(f"{n}={a}" for n, a in spec["addresses"].items())
                         + (", nested virtualization" if spec["nested_virtualization"] else ""))
         with _api(f"creating instance {name}"):
@@ -1041,30 +973,24 @@ def create(vm_):
         vm_["key_filename"] = keyfile
         vm_["ssh_username"] = spec["ssh_username"]
         if deploy:
-            _progress(name, f"deploying Salt over SSH to {spec['ssh_username']}@{vm_['ssh_host']}"
+            _cloud().progress(name, f"deploying Salt over SSH to {spec['ssh_username']}@{vm_['ssh_host']}"
                       + (f" via {gateway['ssh_gateway']}" if gateway else ""))
             ret = __utils__["cloud.bootstrap"](vm_, __opts__)
         else:
-            _progress(name, "up; Salt not deployed (deploy: False)")
+            _cloud().progress(name, "up; Salt not deployed (deploy: False)")
             ret = {}
     except BaseException:
-        _progress(name, "creation failed; removing what was made for it")
+        _cloud().progress(name, "creation failed; removing what was made for it")
         try:
             _delete_instance(conn, zone, name, name)
             _delete_node_disks(conn, zone, lab, name, name)
         except SaltCloudException as exc:
-            _progress(name, f"cleaning up failed too: {exc}")
+            _cloud().progress(name, f"cleaning up failed too: {exc}")
         raise
-    # salt-cloud needs the deploy host of a new master; the rest of the
-    # deploy arguments (keys included) must not reach the console.
-    deployed = ret.get("deploy_kwargs", {})
-    ret["deploy_kwargs"] = {k: deployed[k] for k in ("host", "salt_host") if k in deployed}
-    if not ret["deploy_kwargs"]:
-        ret.pop("deploy_kwargs")
+    _cloud().deployed(ret, keep_empty=False)
     ret.update(_describe(instance))
-    _fire(name, "created instance", "created",
-          __utils__["cloud.filter_event"]("created", vm_, ["name", "profile", "provider", "driver"]))
-    _progress(name, "ready" + (f" at {_external_ip(instance)}" if external else ""))
+    _cloud().fire(name, "created instance", "created", vm_=vm_)
+    _cloud().progress(name, "ready" + (f" at {_external_ip(instance)}" if external else ""))
     return ret
 
 
@@ -1079,8 +1005,7 @@ def destroy(name, call=None):
 
         salt-cloud -d compute2
     """
-    if call == "function":
-        raise SaltCloudSystemExit("The destroy action must be called with -d, --destroy, -a or --action.")
+    _cloud().destroy(call)
     lab = lab_name()
     zone, _region = _place()
     conn = _connect()
@@ -1088,16 +1013,12 @@ def destroy(name, call=None):
                     f"reading instance {name}")
     if instance is None or instance.labels.get("saltlab") != lab:
         raise SaltCloudSystemExit(f"gce: zone {zone} has no instance {name} of lab {lab}")
-    _fire(name, "destroying instance", "destroying", {"name": name})
-    _progress(name, "deleting the instance")
-    _delete_instance(conn, zone, name, name)
-    _delete_node_disks(conn, zone, lab, name, name)
-    _fire(name, "destroyed instance", "destroyed", {"name": name})
-    if __opts__.get("update_cachedir", False):
-        __utils__["cloud.delete_minion_cachedir"](name, _active_provider().split(":")[0], __opts__)
+    with _cloud().destroying(name, "deleting the instance"):
+        _delete_instance(conn, zone, name, name)
+        _delete_node_disks(conn, zone, lab, name, name)
     ret = {"destroyed": name}
     if not _users_of_networks(conn, zone, lab):
-        _progress(name, "no node uses the lab's networks any more: deleting them")
+        _cloud().progress(name, "no node uses the lab's networks any more: deleting them")
         ret["networks_deleted"] = remove_lab_networks(conn, name)
     return ret
 
@@ -1112,8 +1033,7 @@ def list_nodes(call=None):
 
         salt-cloud -Q
     """
-    if call == "action":
-        raise SaltCloudSystemExit("The list_nodes function must be called with -f or --function.")
+    _cloud().function(call, "list_nodes")
     zone, _region = _place()
     return {i.name: _describe(i) for i in _lab_instances(_connect(), zone, lab_name())}
 
@@ -1128,8 +1048,7 @@ def list_nodes_full(call=None):
 
         salt-cloud -F
     """
-    if call == "action":
-        raise SaltCloudSystemExit("The list_nodes_full function must be called with -f or --function.")
+    _cloud().function(call, "list_nodes_full")
     zone, _region = _place()
     return {i.name: _full(i) for i in _lab_instances(_connect(), zone, lab_name())}
 
@@ -1144,7 +1063,7 @@ def list_nodes_select(call=None):
 
         salt-cloud -S
     """
-    return __utils__["cloud.list_nodes_select"](list_nodes_full(), __opts__["query.selection"], call)
+    return _cloud().list_nodes_select(list_nodes_full, call)
 
 
 def show_instance(name, call=None):
@@ -1157,8 +1076,7 @@ def show_instance(name, call=None):
 
         salt-cloud -a show_instance controller
     """
-    if call != "action":
-        raise SaltCloudSystemExit("The show_instance action must be called with -a or --action.")
+    _cloud().action(call, "show_instance")
     zone, _region = _place()
     conn = _connect()
     instance = _get(functools.partial(conn.instances.get, project=conn.project, zone=zone, instance=name),
@@ -1178,8 +1096,7 @@ def avail_locations(call=None):
 
         salt-cloud --list-locations gce
     """
-    if call == "action":
-        raise SaltCloudSystemExit("The avail_locations function must be called with -f or --function.")
+    _cloud().function(call, "avail_locations")
     conn = _connect()
     with _api("listing zones"):
         return {z.name: {"region": z.region.rsplit("/", 1)[-1], "status": z.status}
@@ -1196,8 +1113,7 @@ def avail_sizes(call=None):
 
         salt-cloud --list-sizes gce
     """
-    if call == "action":
-        raise SaltCloudSystemExit("The avail_sizes function must be called with -f or --function.")
+    _cloud().function(call, "avail_sizes")
     zone, _region = _place()
     conn = _connect()
     with _api(f"listing the machine types of zone {zone}"):
@@ -1217,11 +1133,10 @@ def avail_images(call=None):
 
         salt-cloud --list-images gce
     """
-    if call == "action":
-        raise SaltCloudSystemExit("The avail_images function must be called with -f or --function.")
+    _cloud().function(call, "avail_images")
     conn = _connect()
     images = {}
-    for project in _setting("image_projects"):
+    for project in _cloud().setting("image_projects"):
         with _api(f"listing the images of project {project}"):
             for image in conn.images.list(project=project):
                 images[f"projects/{project}/global/images/{image.name}"] = {

@@ -40,7 +40,6 @@ import ipaddress
 import json
 import logging
 import os
-import re
 import shutil
 import signal
 import socket
@@ -65,8 +64,6 @@ DEFAULTS = {
     "mtu": 1460,
     "ssh_keyfile": "var/ssh/lab_ed25519",
 }
-HOSTNAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
-NETWORK_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 CGROUP_ROOTS = ("/sys/fs/cgroup/unified", "/sys/fs/cgroup/systemd", "/sys/fs/cgroup")
 FORWARD_CHAIN = "SALTLAB-FWD"
 NAT_CHAIN = "SALTLAB-NAT"
@@ -77,36 +74,23 @@ def __virtual__():
     """
     Load when a provider uses this driver and systemd-nspawn is installed.
     """
-    if get_configured_provider() is False:
-        return False
-    if not salt.utils.path.which("systemd-nspawn"):
-        return False, "nspawn driver: systemd-nspawn is not installed"
-    return __virtualname__
+    return _cloud().virtual(
+        bool(salt.utils.path.which("systemd-nspawn")), "nspawn driver: systemd-nspawn is not installed")
 
 
-def _active_provider():
-    return __active_provider_name__ or __virtualname__  # pylint: disable=undefined-variable
+def _cloud():
+    """
+    The helpers the lab's drivers share (_utils/saltlab_cloud.py), bound to this one.
+    """
+    return __utils__["saltlab_cloud.cloud"](  # pylint: disable=undefined-variable
+        __virtualname__, __active_provider_name__, __opts__, __utils__, DEFAULTS, ("lab_networks",))
 
 
 def get_configured_provider():
     """
     Return the first provider configured with this driver.
     """
-    return config.is_provider_configured(__opts__, _active_provider(), ("lab_networks",))
-
-
-def _setting(key, vm_=None):
-    """
-    A value from the profile (when vm_ is given), else the provider, else
-    the driver default.
-    """
-    return config.get_cloud_config_value(
-        key,
-        vm_ or get_configured_provider(),
-        __opts__,
-        default=DEFAULTS.get(key),
-        search_global=False,
-    )
+    return _cloud().provider()
 
 
 def _config_path(path):
@@ -114,14 +98,6 @@ def _config_path(path):
     Paths in the configuration are relative to the config dir (this repo).
     """
     return os.path.join(os.path.dirname(__opts__["conf_file"]), path)
-
-
-def _progress(name, message):
-    """
-    Long steps print a line, so a user sees where the minutes go.
-    """
-    print(f"[{name}] {message}", file=sys.stderr, flush=True)
-    log.info("%s: %s", name, message)
 
 
 def _run(*cmd, check=True, input=None):  # pylint: disable=redefined-builtin
@@ -146,12 +122,7 @@ def validate_name(name):
     """
     A node name must be a lowercase RFC 1123 hostname label.
     """
-    if not isinstance(name, str) or not HOSTNAME_RE.match(name):
-        raise SaltCloudConfigError(
-            f"nspawn: node name {name!r} is not a valid hostname "
-            "(lowercase letters, digits and '-', at most 63, starting with a letter)"
-        )
-    return name
+    return _cloud().validate_name(name)
 
 
 def lab_networks(settings=None):
@@ -162,35 +133,19 @@ def lab_networks(settings=None):
     Returns ``{name: {"net": IPv4Network, "gateway": IPv4Address|None,
     "mtu": int, "bridge": str}}``.
     """
-    raw = _setting("lab_networks") if settings is None else settings
-    if not isinstance(raw, dict) or not raw:
-        raise SaltCloudConfigError("nspawn: lab_networks must map network names to settings")
-    nets = {}
-    for name, spec in raw.items():
-        where = f"lab_networks:{name}"
-        if not NETWORK_NAME_RE.match(str(name)):
-            raise SaltCloudConfigError(
-                f"nspawn: {where}: network names are 1-12 lowercase letters/digits"
-            )
-        spec = spec or {}
-        try:
-            net = ipaddress.IPv4Network(str(spec.get("cidr")), strict=True)
-        except ValueError as exc:
-            raise SaltCloudConfigError(f"nspawn: {where}:cidr: {exc}") from None
-        gateway = spec.get("gateway")
-        if gateway is not None:
-            gateway = ipaddress.IPv4Address(str(gateway))
-            if gateway not in net:
-                raise SaltCloudConfigError(f"nspawn: {where}:gateway {gateway} is not in {net}")
-        mtu = spec.get("mtu", DEFAULTS["mtu"])
-        if not isinstance(mtu, int) or not 1280 <= mtu <= 9000:
-            raise SaltCloudConfigError(f"nspawn: {where}:mtu must be an integer 1280-9000")
-        for other, seen in nets.items():
-            if net.overlaps(seen["net"]):
-                raise SaltCloudConfigError(
-                    f"nspawn: networks {other} ({seen['net']}) and {name} ({net}) overlap"
-                )
-        nets[name] = {"net": net, "gateway": gateway, "mtu": mtu, "bridge": f"sl-{name}"}
+    raw = _cloud().setting("lab_networks") if settings is None else settings
+
+    def gateway(where, net, spec):
+        address = spec.get("gateway")
+        if address is not None:
+            address = ipaddress.IPv4Address(str(address))
+            if address not in net:
+                raise SaltCloudConfigError(f"nspawn: {where}:gateway {address} is not in {net}")
+        return {"gateway": address}
+
+    nets = _cloud().lab_networks(raw, DEFAULTS["mtu"], (1280, 9000), gateway)
+    for name, spec in nets.items():
+        spec["bridge"] = f"sl-{name}"
     return nets
 
 
@@ -230,7 +185,7 @@ def node_addresses(vm_, nets, others):
 
 
 def _nodes_dir():
-    return os.path.join(_setting("state_dir"), "nodes")
+    return os.path.join(_cloud().setting("state_dir"), "nodes")
 
 
 def _node_dir(name):
@@ -241,7 +196,7 @@ def _console_log(name):
     """
     The node's console, kept after a failed create for the post-mortem.
     """
-    logs = os.path.join(_setting("state_dir"), "logs")
+    logs = os.path.join(_cloud().setting("state_dir"), "logs")
     os.makedirs(logs, exist_ok=True)
     return os.path.join(logs, f"{name}.console.log")
 
@@ -306,21 +261,21 @@ def image_recipe_hash(recipe_path, salt_version, mirror):
 def _ensure_image(name):
     recipe = _config_path("tools/build-image")
     salt_version = salt.version.__version__
-    mirror = _setting("mirror")
-    cache = _setting("image_cache")
+    mirror = _cloud().setting("mirror")
+    cache = _cloud().setting("image_cache")
     image = os.path.join(cache, f"debian-13-{image_recipe_hash(recipe, salt_version, mirror)}")
     os.makedirs(cache, exist_ok=True)
     with open(os.path.join(cache, ".lock"), "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not os.path.isdir(image):
-            _progress(name, f"building node image {image} (once; a few minutes)")
+            _cloud().progress(name, f"building node image {image} (once; a few minutes)")
             started = time.monotonic()
             proc = subprocess.run(
                 [recipe, image, salt_version, mirror], stdout=sys.stderr, check=False
             )
             if proc.returncode != 0:
                 raise SaltCloudSystemExit("nspawn: building the node image failed (see output above)")
-            _progress(name, f"image built in {time.monotonic() - started:.0f} s")
+            _cloud().progress(name, f"image built in {time.monotonic() - started:.0f} s")
     return image
 
 
@@ -329,7 +284,7 @@ def _ensure_image(name):
 
 
 def _mirror_addresses():
-    host = urllib.parse.urlsplit(_setting("mirror")).hostname
+    host = urllib.parse.urlsplit(_cloud().setting("mirror")).hostname
     try:
         return sorted(
             {info[4][0] for info in socket.getaddrinfo(host, 80, socket.AF_INET, socket.SOCK_STREAM)}
@@ -349,8 +304,8 @@ def _host_lock():
     Serialise changes to the host's bridges and rules between parallel
     creates and destroys (salt-cloud -P).
     """
-    os.makedirs(_setting("state_dir"), exist_ok=True)
-    with open(os.path.join(_setting("state_dir"), ".host.lock"), "w", encoding="utf-8") as lock:
+    os.makedirs(_cloud().setting("state_dir"), exist_ok=True)
+    with open(os.path.join(_cloud().setting("state_dir"), ".host.lock"), "w", encoding="utf-8") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield
 
@@ -462,7 +417,7 @@ def render_network_units(node, nets):
 def _prepare_rootfs(node, nets, rootfs, pubkey):
     name = node["name"]
     _write(rootfs, "/etc/hostname", name + "\n")
-    mirror = urllib.parse.urlsplit(_setting("mirror")).hostname
+    mirror = urllib.parse.urlsplit(_cloud().setting("mirror")).hostname
     hosts = ["127.0.0.1 localhost", f"127.0.1.1 {name}", "::1 localhost ip6-localhost ip6-loopback"]
     # Nodes have no DNS: the mirror is the one outside name they resolve.
     hosts += [f"{address} {mirror}  # saltlab: package mirror" for address in _mirror_addresses()]
@@ -596,12 +551,8 @@ def _teardown(node, nets):
 
 
 def _ssh_keyfile(vm_):
-    keyfile = _config_path(_setting("ssh_keyfile", vm_))
-    if not os.path.isfile(keyfile) or not os.path.isfile(keyfile + ".pub"):
-        raise SaltCloudConfigError(
-            f"nspawn: the lab SSH key {keyfile} is missing; run tools/secrets to create it"
-        )
-    return keyfile
+    keyfile = _config_path(_cloud().setting("ssh_keyfile", vm_))
+    return _cloud().keyfile(keyfile, f"the lab SSH key {keyfile} is missing; run tools/secrets to create it")
 
 
 def _deploy(node, nets, vm_, keyfile, gateway):
@@ -610,21 +561,17 @@ def _deploy(node, nets, vm_, keyfile, gateway):
     script); the node is removed when that fails.
     """
     name = node["name"]
-    _progress(name, f"deploying Salt over SSH to {vm_['ssh_host']}"
+    _cloud().progress(name, f"deploying Salt over SSH to {vm_['ssh_host']}"
               + (f" via {gateway['name']}" if gateway else ""))
     try:
         ret = __utils__["cloud.bootstrap"](vm_, __opts__)
         if config.get_cloud_config_value("make_master", vm_, __opts__) is True:
             _publish_master(name, vm_["ssh_host"], keyfile)
     except BaseException:
-        _progress(name, "deploy failed; removing the node")
+        _cloud().progress(name, "deploy failed; removing the node")
         _teardown(node, nets)
         raise
-    # salt-cloud needs the deploy host of a new master; the rest of the
-    # deploy arguments (keys included) must not reach the console.
-    deployed = ret.get("deploy_kwargs", {})
-    ret["deploy_kwargs"] = {k: deployed[k] for k in ("host", "salt_host") if k in deployed}
-    return ret
+    return _cloud().deployed(ret)
 
 
 def create(vm_):
@@ -647,27 +594,23 @@ def create(vm_):
         "name": name,
         "profile": vm_.get("profile"),
         "addresses": node_addresses(vm_, nets, others),
-        "kvm": bool(_setting("kvm", vm_)) and os.path.exists("/dev/kvm"),
+        "kvm": bool(_cloud().setting("kvm", vm_)) and os.path.exists("/dev/kvm"),
         "rootfs": os.path.join(_node_dir(name), "rootfs"),
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
     gateway = None
     public = [nic for nic in node["addresses"] if nets[nic]["gateway"]]
     if not public:
-        gateway = _load(str(_setting("ssh_gateway_node", vm_)))
+        gateway = _load(str(_cloud().setting("ssh_gateway_node", vm_)))
         if gateway is None or not any(nets[n]["gateway"] for n in gateway["addresses"]):
             raise SaltCloudConfigError(
                 f"nspawn: {name} has no public NIC and its ssh_gateway_node "
-                f"{_setting('ssh_gateway_node', vm_)!r} is not a node with one"
+                f"{_cloud().setting('ssh_gateway_node', vm_)!r} is not a node with one"
             )
-    __utils__["cloud.fire_event"](
-        "event", "starting create", f"salt/cloud/{name}/creating",
-        args=__utils__["cloud.filter_event"]("creating", vm_, ["name", "profile", "provider", "driver"]),
-        sock_dir=__opts__["sock_dir"], transport=__opts__["transport"],
-    )
+    _cloud().fire(name, "starting create", "creating", vm_=vm_)
     image = _ensure_image(name)
     node["image"] = image
-    _progress(name, "starting node " + ", ".join(f"{n}={a}" for n, a in node["addresses"].items()))
+    _cloud().progress(name, "starting node " + ", ".join(f"{n}={a}" for n, a in node["addresses"].items()))
     node_dir = _node_dir(name)
     try:
         os.makedirs(os.path.join(node_dir, "upper"))
@@ -684,7 +627,7 @@ def create(vm_):
         _save(node)
         _wait_for_ssh(node)
     except BaseException:
-        _progress(name, "creation failed; removing what was made")
+        _cloud().progress(name, "creation failed; removing what was made")
         _teardown(node, nets)
         raise
 
@@ -702,17 +645,13 @@ def create(vm_):
     vm_["key_filename"] = keyfile
     vm_.setdefault("ssh_username", "root")
     if config.get_cloud_config_value("deploy", vm_, __opts__, default=True) is False:
-        _progress(name, "up; Salt not deployed (deploy: False)")
+        _cloud().progress(name, "up; Salt not deployed (deploy: False)")
         ret = {}
     else:
         ret = _deploy(node, nets, vm_, keyfile, gateway)
     ret.update(_describe(node))
-    __utils__["cloud.fire_event"](
-        "event", "created instance", f"salt/cloud/{name}/created",
-        args=__utils__["cloud.filter_event"]("created", vm_, ["name", "profile", "provider", "driver"]),
-        sock_dir=__opts__["sock_dir"], transport=__opts__["transport"],
-    )
-    _progress(name, "ready")
+    _cloud().fire(name, "created instance", "created", vm_=vm_)
+    _cloud().progress(name, "ready")
     return ret
 
 
@@ -724,7 +663,7 @@ def _publish_master(name, host, keyfile):
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "w", encoding="utf-8") as fh:
         fh.write(f"bastion_host={host}\nbastion_key={keyfile}\n")
-    _progress(name, "pushing the state tree and pillar to the master (tools/push)")
+    _cloud().progress(name, "pushing the state tree and pillar to the master (tools/push)")
     proc = subprocess.run([_config_path("tools/push"), host], stdout=sys.stderr, check=False)
     if proc.returncode != 0:
         raise SaltCloudSystemExit("nspawn: tools/push to the new master failed (see above)")
@@ -741,23 +680,12 @@ def destroy(name, call=None):
 
         salt-cloud -d compute2
     """
-    if call == "function":
-        raise SaltCloudSystemExit("The destroy action must be called with -d, --destroy, -a or --action.")
+    _cloud().destroy(call)
     node = _load(name)
     if node is None:
         raise SaltCloudSystemExit(f"nspawn: no node named {name}")
-    __utils__["cloud.fire_event"](
-        "event", "destroying instance", f"salt/cloud/{name}/destroying",
-        args={"name": name}, sock_dir=__opts__["sock_dir"], transport=__opts__["transport"],
-    )
-    _progress(name, "destroying")
-    _teardown(node, lab_networks())
-    __utils__["cloud.fire_event"](
-        "event", "destroyed instance", f"salt/cloud/{name}/destroyed",
-        args={"name": name}, sock_dir=__opts__["sock_dir"], transport=__opts__["transport"],
-    )
-    if __opts__.get("update_cachedir", False):
-        __utils__["cloud.delete_minion_cachedir"](name, _active_provider().split(":")[0], __opts__)
+    with _cloud().destroying(name, "destroying"):
+        _teardown(node, lab_networks())
     return {"destroyed": name}
 
 
@@ -783,8 +711,7 @@ def list_nodes(call=None):
 
         salt-cloud -Q
     """
-    if call == "action":
-        raise SaltCloudSystemExit("The list_nodes function must be called with -f or --function.")
+    _cloud().function(call, "list_nodes")
     return {node["name"]: _describe(node) for node in _all_nodes()}
 
 
@@ -798,8 +725,7 @@ def list_nodes_full(call=None):
 
         salt-cloud -F
     """
-    if call == "action":
-        raise SaltCloudSystemExit("The list_nodes_full function must be called with -f or --function.")
+    _cloud().function(call, "list_nodes_full")
     return {node["name"]: dict(node, **_describe(node)) for node in _all_nodes()}
 
 
@@ -813,9 +739,7 @@ def list_nodes_select(call=None):
 
         salt-cloud -S
     """
-    return __utils__["cloud.list_nodes_select"](
-        list_nodes_full(), __opts__["query.selection"], call
-    )
+    return _cloud().list_nodes_select(list_nodes_full, call)
 
 
 def show_instance(name, call=None):
@@ -828,8 +752,7 @@ def show_instance(name, call=None):
 
         salt-cloud -a show_instance controller
     """
-    if call != "action":
-        raise SaltCloudSystemExit("The show_instance action must be called with -a or --action.")
+    _cloud().action(call, "show_instance")
     node = _load(name)
     if node is None:
         raise SaltCloudSystemExit(f"nspawn: no node named {name}")
@@ -846,9 +769,8 @@ def avail_images(call=None):
 
         salt-cloud --list-images local
     """
-    if call == "action":
-        raise SaltCloudSystemExit("The avail_images function must be called with -f or --function.")
-    cache = _setting("image_cache")
+    _cloud().function(call, "avail_images")
+    cache = _cloud().setting("image_cache")
     try:
         names = sorted(n for n in os.listdir(cache) if n.startswith("debian-13-") and ".build." not in n)
     except FileNotFoundError:
@@ -866,6 +788,5 @@ def avail_sizes(call=None):
 
         salt-cloud --list-sizes local
     """
-    if call == "action":
-        raise SaltCloudSystemExit("The avail_sizes function must be called with -f or --function.")
+    _cloud().function(call, "avail_sizes")
     return {"container": {"name": "container", "cpus": os.cpu_count(), "memory": "shared with the host"}}

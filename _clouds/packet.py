@@ -40,17 +40,14 @@ CLI examples:
     salt-cloud -d labhost
 """
 
-import contextlib
 import json
 import logging
 import os
-import re
-import sys
 import time
 import urllib.parse
 
 import salt.config as config
-from salt.exceptions import SaltCloudConfigError, SaltCloudException, SaltCloudSystemExit
+from salt.exceptions import SaltCloudConfigError, SaltCloudSystemExit
 
 try:
     from libcloud.common.types import InvalidCredsError
@@ -75,51 +72,29 @@ DEFAULTS = {
     "poll_interval": 10,
     "request_timeout": 60,
 }
-HOSTNAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def __virtual__():
     """
     Load when a provider uses this driver and apache-libcloud is installed.
     """
-    if get_configured_provider() is False:
-        return False
-    if not HAS_LIBCLOUD:
-        return False, "packet driver: apache-libcloud is not installed (pip install -r requirements.txt)"
-    return __virtualname__
+    return _cloud().virtual(
+        HAS_LIBCLOUD, "packet driver: apache-libcloud is not installed (pip install -r requirements.txt)")
 
 
-def _active_provider():
-    return __active_provider_name__ or __virtualname__  # pylint: disable=undefined-variable
+def _cloud():
+    """
+    The helpers the lab's drivers share (_utils/saltlab_cloud.py), bound to this one.
+    """
+    return __utils__["saltlab_cloud.cloud"](  # pylint: disable=undefined-variable
+        __virtualname__, __active_provider_name__, __opts__, __utils__, DEFAULTS)
 
 
 def get_configured_provider():
     """
     Return the first provider configured with this driver.
     """
-    return config.is_provider_configured(__opts__, _active_provider(), ())
-
-
-def _setting(key, vm_=None):
-    """
-    A value from the profile (when vm_ is given), else the provider, else
-    the driver default.
-    """
-    return config.get_cloud_config_value(
-        key, vm_ or get_configured_provider(), __opts__, default=DEFAULTS.get(key), search_global=False
-    )
-
-
-def _progress(name, message):
-    print(f"[{name}] {message}", file=sys.stderr, flush=True)
-    log.info("%s: %s", name, message)
-
-
-def _fire(name, what, tag, args):
-    __utils__["cloud.fire_event"](
-        "event", what, f"salt/cloud/{name}/{tag}", args=args,
-        sock_dir=__opts__["sock_dir"], transport=__opts__["transport"],
-    )
+    return _cloud().provider()
 
 
 # ---------------------------------------------------------------------------
@@ -135,28 +110,25 @@ def _error_text(exc):
     return str(exc) or type(exc).__name__
 
 
-@contextlib.contextmanager
+def _error_message(exc, doing):
+    """
+    One readable sentence for what the API or the network said.
+    """
+    if isinstance(exc, InvalidCredsError):
+        return (f"packet: the API at {_cloud().setting('api_url')} rejected the token (401 Unauthorized) "
+                f"while {doing}; check {' / '.join(TOKEN_VARIABLES)}")
+    if isinstance(exc, OSError):
+        return f"packet: cannot reach the API at {_cloud().setting('api_url')} while {doing}: {exc}"
+    # libcloud raises a bare Exception carrying the API's message
+    return f"packet: {doing} failed: {_error_text(exc)}"
+
+
 def _api(doing):
     """
     Turn whatever the API or the network says into one clear salt-cloud
     error naming what was being done.
     """
-    try:
-        yield
-    except SaltCloudException:
-        raise
-    except InvalidCredsError:
-        raise SaltCloudSystemExit(
-            f"packet: the API at {_setting('api_url')} rejected the token (401 Unauthorized) "
-            f"while {doing}; check {' / '.join(TOKEN_VARIABLES)}"
-        ) from None
-    except OSError as exc:
-        raise SaltCloudSystemExit(
-            f"packet: cannot reach the API at {_setting('api_url')} while {doing}: {exc}"
-        ) from None
-    except Exception as exc:  # pylint: disable=broad-except
-        # libcloud raises a bare Exception carrying the API's message
-        raise SaltCloudSystemExit(f"packet: {doing} failed: {_error_text(exc)}") from None
+    return _cloud().api(doing, _error_message)
 
 
 def _token():
@@ -174,7 +146,7 @@ def _connect():
     project (or the token's first one).
     """
     token = _token()
-    api_url = str(_setting("api_url"))
+    api_url = str(_cloud().setting("api_url"))
     url = urllib.parse.urlsplit(api_url)
     if url.scheme not in ("http", "https") or not url.hostname or url.path not in ("", "/"):
         raise SaltCloudConfigError(
@@ -187,7 +159,7 @@ def _connect():
     connection.host = url.hostname
     connection.secure = url.scheme == "https"
     connection.port = url.port or (443 if connection.secure else 80)
-    connection.timeout = _setting("request_timeout")
+    connection.timeout = _cloud().setting("request_timeout")
     connection.connect()
     with _api("listing projects"):
         projects = driver.ex_list_projects() or []
@@ -195,7 +167,7 @@ def _connect():
         raise SaltCloudSystemExit(
             "packet: the token's account has no project; create one with the provider first"
         )
-    wanted = _setting("project")
+    wanted = _cloud().setting("project")
     if wanted:
         matches = [p for p in projects if str(wanted) in (p.name, p.id)]
         if not matches:
@@ -238,16 +210,6 @@ def _public_ipv4(node):
 
 # ---------------------------------------------------------------------------
 # the operator's SSH key
-
-
-def _keyfile(vm_):
-    keyfile = os.path.expanduser(str(_setting("ssh_keyfile", vm_)))
-    if not os.path.isfile(keyfile) or not os.path.isfile(keyfile + ".pub"):
-        raise SaltCloudConfigError(
-            f"packet: the operator's SSH key {keyfile} (and {keyfile}.pub) is missing; "
-            f"create it with: ssh-keygen -t ed25519 -N '' -f {keyfile}"
-        )
-    return keyfile
 
 
 def _register_key(driver, keyfile, label):
@@ -300,8 +262,8 @@ def _wait_until_active(driver, node, vm_):
     """
     Poll the device until it is active with a public IPv4 address.
     """
-    timeout = _setting("active_timeout", vm_)
-    interval = _setting("poll_interval", vm_)
+    timeout = _cloud().setting("active_timeout", vm_)
+    interval = _cloud().setting("poll_interval", vm_)
     deadline = time.monotonic() + timeout
     while True:
         current = next((n for n in _nodes(driver) if n.id == node.id), None)
@@ -330,16 +292,11 @@ def create(vm_):
 
         salt-cloud -p packet-labhost labhost
     """
-    name = vm_["name"]
-    if not isinstance(name, str) or not HOSTNAME_RE.match(name):
-        raise SaltCloudConfigError(
-            f"packet: device name {name!r} is not a valid hostname "
-            "(lowercase letters, digits and '-', at most 63, starting with a letter)"
-        )
+    name = _cloud().validate_name(vm_["name"], "device name")
     metro = _required(vm_, "metro", "--list-locations")
     plan = _required(vm_, "plan", "--list-sizes")
     image = _required(vm_, "image", "--list-images")
-    keyfile = _keyfile(vm_)
+    keyfile = _cloud().operator_keyfile(vm_)
     driver = _connect()
     with _api("reading metros, plans and operating systems"):
         location = _choose("metro", metro, {l.extra["code"]: l for l in driver.list_locations()},
@@ -351,32 +308,29 @@ def create(vm_):
         raise SaltCloudSystemExit(
             f"packet: project {driver.project_name} already has a device named {name}; destroy it first"
         )
-    _register_key(driver, keyfile, _setting("ssh_key_label", vm_))
-    _fire(name, "starting create", "creating",
-          __utils__["cloud.filter_event"]("creating", vm_, ["name", "profile", "provider", "driver"]))
-    _progress(name, f"creating a {plan} device in metro {metro} with {image} "
+    _register_key(driver, keyfile, _cloud().setting("ssh_key_label", vm_))
+    _cloud().fire(name, "starting create", "creating", vm_=vm_)
+    _cloud().progress(name, f"creating a {plan} device in metro {metro} with {image} "
                     f"in project {driver.project_name}")
     with _api("creating the device"):
         node = driver.create_node(name, size, os_image, location, ex_project_id=driver.project_id)
     try:
-        _progress(name, "waiting until it is active with a public IPv4 address (bare metal: minutes)")
+        _cloud().progress(name, "waiting until it is active with a public IPv4 address (bare metal: minutes)")
         node = _wait_until_active(driver, node, vm_)
         vm_["ssh_host"] = _public_ipv4(node)
         vm_["key_filename"] = keyfile
         vm_.setdefault("ssh_username", "root")
-        _progress(name, f"active at {vm_['ssh_host']}")
+        _cloud().progress(name, f"active at {vm_['ssh_host']}")
         ret = __utils__["cloud.bootstrap"](vm_, __opts__)
     except BaseException:
-        _progress(name, "creation failed; deleting the device")
+        _cloud().progress(name, "creation failed; deleting the device")
         with _api("deleting the failed device"):
             driver.destroy_node(node)
         raise
     # keys and scripts in the deploy arguments must not reach the console
-    deployed = ret.get("deploy_kwargs", {})
-    ret["deploy_kwargs"] = {k: deployed[k] for k in ("host", "salt_host") if k in deployed}
+    _cloud().deployed(ret)
     ret.update(_describe(node))
-    _fire(name, "created instance", "created",
-          __utils__["cloud.filter_event"]("created", vm_, ["name", "profile", "provider", "driver"]))
+    _cloud().fire(name, "created instance", "created", vm_=vm_)
     return ret
 
 
@@ -390,19 +344,13 @@ def destroy(name, call=None):
 
         salt-cloud -d labhost
     """
-    if call == "function":
-        raise SaltCloudSystemExit("The destroy action must be called with -d, --destroy, -a or --action.")
+    _cloud().destroy(call)
     driver = _connect()
     node = _find(driver, name)
     if node is None:
         raise SaltCloudSystemExit(f"packet: project {driver.project_name} has no device named {name}")
-    _fire(name, "destroying instance", "destroying", {"name": name})
-    _progress(name, "deleting the device")
-    with _api(f"deleting device {name}"):
+    with _cloud().destroying(name, "deleting the device"), _api(f"deleting device {name}"):
         driver.destroy_node(node)
-    _fire(name, "destroyed instance", "destroyed", {"name": name})
-    if __opts__.get("update_cachedir", False):
-        __utils__["cloud.delete_minion_cachedir"](name, _active_provider().split(":")[0], __opts__)
     return {"destroyed": name}
 
 
@@ -416,8 +364,7 @@ def list_nodes(call=None):
 
         salt-cloud -Q
     """
-    if call == "action":
-        raise SaltCloudSystemExit("The list_nodes function must be called with -f or --function.")
+    _cloud().function(call, "list_nodes")
     return {node.name: _describe(node) for node in _nodes(_connect())}
 
 
@@ -431,8 +378,7 @@ def list_nodes_full(call=None):
 
         salt-cloud -F
     """
-    if call == "action":
-        raise SaltCloudSystemExit("The list_nodes_full function must be called with -f or --function.")
+    _cloud().function(call, "list_nodes_full")
     return {node.name: dict(node.extra, **_describe(node)) for node in _nodes(_connect())}
 
 
@@ -446,7 +392,7 @@ def list_nodes_select(call=None):
 
         salt-cloud -S
     """
-    return __utils__["cloud.list_nodes_select"](list_nodes_full(), __opts__["query.selection"], call)
+    return _cloud().list_nodes_select(list_nodes_full, call)
 
 
 def show_instance(name, call=None):
@@ -459,8 +405,7 @@ def show_instance(name, call=None):
 
         salt-cloud -a show_instance labhost
     """
-    if call != "action":
-        raise SaltCloudSystemExit("The show_instance action must be called with -a or --action.")
+    _cloud().action(call, "show_instance")
     driver = _connect()
     node = _find(driver, name)
     if node is None:
@@ -478,8 +423,7 @@ def avail_locations(call=None):
 
         salt-cloud --list-locations packet
     """
-    if call == "action":
-        raise SaltCloudSystemExit("The avail_locations function must be called with -f or --function.")
+    _cloud().function(call, "avail_locations")
     driver = _connect()
     with _api("listing metros"):
         return {l.extra["code"]: {"name": l.name, "country": l.extra.get("country")}
@@ -496,8 +440,7 @@ def avail_sizes(call=None):
 
         salt-cloud --list-sizes packet
     """
-    if call == "action":
-        raise SaltCloudSystemExit("The avail_sizes function must be called with -f or --function.")
+    _cloud().function(call, "avail_sizes")
     driver = _connect()
     with _api("listing plans"):
         return {s.id: {"description": s.extra["description"], "ram_mb": s.ram, "disk_gb": s.disk,
@@ -515,8 +458,7 @@ def avail_images(call=None):
 
         salt-cloud --list-images packet
     """
-    if call == "action":
-        raise SaltCloudSystemExit("The avail_images function must be called with -f or --function.")
+    _cloud().function(call, "avail_images")
     driver = _connect()
     with _api("listing operating systems"):
         return {i.id: {"name": i.name, "distro": i.extra["distro"], "version": i.extra["version"]}

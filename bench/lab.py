@@ -58,7 +58,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[1])
     parser.add_argument("--skip-image", action="store_true", help="do not time an image build")
     args = parser.parse_args()
-    lab = Lab()
+    lab = Lab().start()
     figures = []
     if not args.skip_image:
         with tempfile.TemporaryDirectory(dir="/var/cache/saltlab") as scratch:
@@ -67,7 +67,6 @@ def main():
             timed("image build", figures, subprocess.run,
                   [lab.repo / "tools/build-image", f"{scratch}/image", salt.version.__version__],
                   check=True, stdout=subprocess.DEVNULL)
-    lab.run([lab.repo / "tools/secrets"])
     try:
         timed("map up (5 nodes, -P)", figures, lab.cloud, "-m", MAP, "-y", "-P", timeout=1800)
         lab.wait_for_minions(sorted(lab.nodes()))

@@ -1,11 +1,12 @@
 """
 Shared test set-up: the repository root, and the repo's Salt extension
 directories on sys.path so tests import them as Salt's loader would name
-them (``import nspawn``), and tools/ for the lab driver (``from lab import Lab``);
-the fixtures the state modules' unit tests share.
+them (``import nspawn``, ``import saltlab_cloud``), and tools/ for the lab driver (``from lab import Lab``);
+the fixtures the state modules' and the cloud drivers' unit tests share.
 """
 
 import pathlib
+import subprocess
 import sys
 from unittest.mock import MagicMock
 
@@ -13,7 +14,7 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
-for extension_dir in ("_clouds", "_modules", "_states", "tools"):
+for extension_dir in ("_clouds", "_modules", "_states", "_utils", "tools"):
     sys.path.insert(0, str(REPO / extension_dir))
 
 
@@ -27,3 +28,27 @@ def opts():
 def exec_mod():
     """The execution module a state calls: one mock, so that its calls are recorded in order."""
     return MagicMock()
+
+
+@pytest.fixture
+def keyfile(tmp_path, request):
+    """
+    The operator's SSH key pair, as ``ssh-keygen -t ed25519 -N ''`` makes
+    it, named as the test module's ``OPERATOR_KEY`` says.
+    """
+    path = tmp_path / request.module.OPERATOR_KEY
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "operator", "-f", path], check=True)
+    return path
+
+
+def deployed(vm_, opts):
+    """
+    What salt-cloud's bootstrap answers for a node it deployed.
+    """
+    return {"deployed": True, "deploy_kwargs": {"host": "x", "minion_pem": "secret"}}
+
+
+@pytest.fixture
+def bootstrap():
+    """A cloud driver's ``__utils__["cloud.bootstrap"]``: deploys nothing, answers ``deployed``."""
+    return MagicMock(side_effect=deployed)

@@ -1,10 +1,15 @@
 """
 The repo's Salt extensions by path: an execution module and a state module
 may share a name (``_modules/ovs.py``, ``_states/ovs.py``), which plain
-imports from sys.path cannot tell apart.
+imports from sys.path cannot tell apart. And what the cloud drivers' tests
+share: the ``__utils__`` a driver gets from salt-cloud, for its loader
+mocks, and fixtures serving a fake of a cloud's API (``tests/fakes/``).
 """
 
 import importlib.util
+import inspect
+
+import pytest
 
 from conftest import REPO
 
@@ -19,3 +24,32 @@ def load(directory, name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def cloud_utils(salt_utils=None):
+    """
+    A cloud driver's ``__utils__``, as salt-cloud packs it: the functions
+    of the repo's ``_utils/saltlab_cloud.py`` by their loader names
+    (``saltlab_cloud.cloud``), with salt-cloud's own utils the test gives
+    (``{"cloud.bootstrap": MagicMock(), ...}``).
+    """
+    import saltlab_cloud  # pylint: disable=import-outside-toplevel  (on sys.path from conftest)
+
+    utils = {f"saltlab_cloud.{name}": function
+             for name, function in inspect.getmembers(saltlab_cloud, inspect.isfunction)
+             if function.__module__ == saltlab_cloud.__name__ and not name.startswith("_")}
+    utils.update(salt_utils or {})
+    return utils
+
+
+
+def serving(name, fake, **settings):
+    """
+    A fixture ``name`` that serves ``fake(**settings)`` for one test:
+    ``compute = serving("compute", ComputeAPI, project="p")``.
+    """
+    @pytest.fixture(name=name)
+    def fixture():
+        with fake(**settings) as api:
+            yield api
+    return fixture

@@ -73,6 +73,17 @@ class Lab:
             )
         return proc
 
+    def start(self):
+        """
+        Ready this machine for a new lab: the lab's secrets (made once), and
+        no lab of ours already up (refused, naming what is there).
+        """
+        self.run([self.repo / "tools/secrets"])
+        leftovers = {kind: found for kind, found in host_leftovers().items() if found}
+        if leftovers:
+            raise RuntimeError(f"a lab is already up on this machine: {leftovers}")
+        return self
+
     def cloud(self, *args, **kwargs):
         self._nodes = None
         return self.run([self.repo / ".venv/bin/salt-cloud", *args], **kwargs)

@@ -25,9 +25,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def target(tmp_path_factory):
-    lab = Lab()
-    lab.run([lab.repo / "tools/secrets"])
-    assert not any(host_leftovers().values()), f"a lab is already up: {host_leftovers()}"
+    lab = Lab().start()
     try:
         lab.cloud("-p", "local-bare", TARGET, timeout=1800, capture=False)
         address = lab.nodes()[TARGET]["public_ips"][0]

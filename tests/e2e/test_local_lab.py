@@ -34,9 +34,7 @@ pytestmark = pytest.mark.e2e
 
 @pytest.fixture(scope="module")
 def lab():
-    lab = Lab()
-    lab.run([lab.repo / "tools/secrets"])
-    assert not any(host_leftovers().values()), f"a lab is already up: {host_leftovers()}"
+    lab = Lab().start()
     try:
         lab.cloud("-m", MAP, "-y", "-P", timeout=1800, capture=False)
         yield lab

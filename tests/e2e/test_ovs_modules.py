@@ -35,18 +35,18 @@ vx-compute1:
     - options: {remote_ip: {{ pillar.get('remote_ip', '192.168.2.21') }}, key: 100}
     - require:
       - ovs: br-ext
-patch-ext-phys:
+ext-to-phys:
   ovs.port_present:
     - bridge: br-ext
     - type: patch
-    - options: {peer: patch-phys-ext}
+    - options: {peer: phys-to-ext}
     - require:
       - ovs: br-ext
-patch-phys-ext:
+phys-to-ext:
   ovs.port_present:
     - bridge: br-phys
     - type: patch
-    - options: {peer: patch-ext-phys}
+    - options: {peer: ext-to-phys}
     - require:
       - ovs: br-phys
 """
@@ -61,9 +61,7 @@ br-phys:
 
 @pytest.fixture(scope="module")
 def lab():
-    lab = Lab()
-    lab.run([lab.repo / "tools/secrets"])
-    assert not any(host_leftovers().values()), f"a lab is already up: {host_leftovers()}"
+    lab = Lab().start()
     try:
         lab.cloud("-p", "local-bare", NODE, timeout=1800, capture=False)
         lab.ssh(NODE, "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
@@ -98,8 +96,8 @@ def test_the_states_make_bridges_and_ports(lab):
     assert vsctl(lab, "get", "bridge", "br-ext", "datapath_type") == "netdev"
     assert vsctl(lab, "get", "interface", "vx-compute1", "type") == "vxlan"
     assert vsctl(lab, "get", "interface", "vx-compute1", "options") == '{key="100", remote_ip="192.168.2.21"}'
-    assert vsctl(lab, "get", "interface", "patch-ext-phys", "options") == '{peer=patch-phys-ext}'
-    assert sorted(vsctl(lab, "list-ports", "br-ext").split()) == ["patch-ext-phys", "vx-compute1"]
+    assert vsctl(lab, "get", "interface", "ext-to-phys", "options") == '{peer=phys-to-ext}'
+    assert sorted(vsctl(lab, "list-ports", "br-ext").split()) == ["ext-to-phys", "vx-compute1"]
     # the userspace datapath really carries them
     datapath = lab.ssh(NODE, "ovs-appctl dpif/show").stdout
     assert "vx-compute1" in datapath and "netdev@ovs-netdev" in datapath
@@ -128,7 +126,7 @@ def test_absent_removes_a_port_and_a_bridge_with_its_ports(lab):
     states = apply(lab, "gone")
     assert all(s["changes"] for s in states.values())
     assert vsctl(lab, "list-br").split() == ["br-ext"]
-    assert vsctl(lab, "list-ports", "br-ext").split() == ["patch-ext-phys"]
+    assert vsctl(lab, "list-ports", "br-ext").split() == ["ext-to-phys"]
     again = apply(lab, "gone")
     assert [i for i, s in again.items() if s["changes"]] == []
 

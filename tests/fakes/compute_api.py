@@ -42,18 +42,19 @@ By hand (then point the gce provider's ``api_endpoint`` at it)::
     python3 tests/fakes/compute_api.py --port 8766
 """
 
-import argparse
 import base64
 import copy
 import datetime
-import http.server
 import ipaddress
 import itertools
 import json
 import re
-import threading
-import urllib.parse
 import uuid
+
+try:
+    from fakes import server
+except ImportError:  # run by hand: python3 tests/fakes/compute_api.py
+    import server
 
 PREFIX = "/compute/v1"
 # what the real API puts in selfLinks; the fake accepts these, relative
@@ -91,7 +92,7 @@ def _now():
     return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
 
 
-class ApiError(Exception):
+class ApiError(server.ApiError):
     """
     An error answer in Google's shape.
     """
@@ -104,19 +105,27 @@ class ApiError(Exception):
         super().__init__(code, reason, message)
         self.code, self.reason, self.message = code, reason, message
 
-    def body(self):
+    @property
+    def status(self):
+        return self.code
+
+    def document(self):
         return {"error": {"code": self.code, "message": self.message, "status": self.STATUS.get(self.code, "UNKNOWN"),
                           "errors": [{"message": self.message, "domain": "global", "reason": self.reason}]}}
 
 
-class ComputeAPI:
+class ComputeAPI(server.FakeAPI):
     """
     The fake's state and its HTTP server (started by ``with`` or ``start()``).
     Resources are kept as the API shows them (underscore keys are private).
     """
 
+    methods = ("GET", "POST", "PUT", "PATCH", "DELETE")
+    content_type = "application/json; charset=UTF-8"
+
     def __init__(self, project="saltlab-test", reads_to_done=1, page_size=3, require_token=False,
                  operator_address="198.51.100.7"):
+        super().__init__()
         self.project = project
         self.reads_to_done = reads_to_done
         self.page_size = page_size
@@ -129,7 +138,6 @@ class ComputeAPI:
         self.disks = {}           # (zone, name)
         self.instances = {}       # (zone, name)
         self.operations = {}      # name
-        self.requests = []        # (method, path)
         self.tokens = set()
         self.service_accounts = {}
         self._request_faults = []
@@ -137,8 +145,6 @@ class ComputeAPI:
         self._pending = set()     # (collection, key) being created
         self._ids = itertools.count(1000000000000000001)
         self._nat = itertools.count(10)
-        self._lock = threading.Lock()
-        self._server = None
 
     # -- fault injection ------------------------------------------------------
 
@@ -837,87 +843,28 @@ class ComputeAPI:
 
     # -- the server ------------------------------------------------------------------------------
 
-    def start(self, port=0):
-        api = self
+    def authorize(self, headers):
+        if self.require_token and not self._authorized(headers.get("Authorization") or ""):
+            raise ApiError(401, "required", "Request is missing required authentication "
+                                            "credential. Expected OAuth 2 access token.")
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def bad_json(self):
+        return ApiError(400, "parseError", "Invalid JSON payload received.")
 
-            def _send(self, status, payload, content_type="application/json; charset=UTF-8"):
-                self.send_response(status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def _serve(self):
-                url = urllib.parse.urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                with api._lock:
-                    api.requests.append((self.command, url.path))
-                    if url.path == "/myip":
-                        self._send(200, f"{api.operator_address}\n".encode(), "text/plain")
-                        return
-                    if url.path == "/token" and self.command == "POST":
-                        token = f"ya29.fake-{uuid.uuid4().hex}"
-                        api.tokens.add(token)
-                        self._send(200, json.dumps({"access_token": token, "expires_in": 3599,
-                                                    "token_type": "Bearer"}).encode())
-                        return
-                    try:
-                        if api.require_token:
-                            if not api._authorized(self.headers.get("Authorization") or ""):
-                                raise ApiError(401, "required", "Request is missing required authentication "
-                                                                "credential. Expected OAuth 2 access token.")
-                        try:
-                            body = json.loads(raw) if raw else {}
-                        except ValueError:
-                            raise ApiError(400, "parseError", "Invalid JSON payload received.") from None
-                        status, document = api.handle(
-                            self.command, url.path, urllib.parse.parse_qs(url.query), body)
-                    except ApiError as exc:
-                        status, document = exc.code, exc.body()
-                self._send(status, json.dumps(document).encode())
-
-            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-            def log_message(self, *args):  # quiet
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        # a short poll interval: stop() returns at once
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        return self
-
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-
-def main():
-    parser = argparse.ArgumentParser(description="A local fake of the Compute Engine REST API.")
-    parser.add_argument("--port", type=int, default=8766)
-    parser.add_argument("--project", default="saltlab-test")
-    args = parser.parse_args()
-    api = ComputeAPI(project=args.project).start(args.port)
-    print(f"fake Compute API on {api.url} (project {args.project}); Ctrl-C stops it", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        api.stop()
+    def respond(self, method, url, headers, raw):
+        """
+        Besides the API: the operator's address (``GET /myip``) and access
+        tokens (``POST /token``).
+        """
+        if url.path == "/myip":
+            return 200, f"{self.operator_address}\n".encode(), "text/plain"
+        if url.path == "/token" and method == "POST":
+            token = f"ya29.fake-{uuid.uuid4().hex}"
+            self.tokens.add(token)
+            return self.reply(200, {"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
+        return super().respond(method, url, headers, raw)
 
 
 if __name__ == "__main__":
-    main()
+    server.main(ComputeAPI, "fake Compute API", "A local fake of the Compute Engine REST API.", 8766,
+                project="saltlab-test")

@@ -20,17 +20,17 @@ By hand (then point the packet provider's ``api_url`` at it)::
     python3 tests/fakes/metal_api.py --port 8765 --token secret
 """
 
-import argparse
 import base64
 import datetime
 import hashlib
-import http.server
 import ipaddress
-import json
 import re
-import threading
-import urllib.parse
 import uuid
+
+try:
+    from fakes import server
+except ImportError:  # run by hand: python3 tests/fakes/metal_api.py
+    import server
 
 PREFIX = "/metal/v1"
 
@@ -72,14 +72,17 @@ def _fingerprint(public_key):
     return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
 
 
-class ApiError(Exception):
+class ApiError(server.ApiError):
     def __init__(self, status, *errors):
         super().__init__(status, errors)
         self.status = status
         self.errors = list(errors)
 
+    def document(self):
+        return {"errors": self.errors}
 
-class MetalAPI:
+
+class MetalAPI(server.FakeAPI):
     """
     The fake's state and its HTTP server (started by ``with`` or
     ``start()``).
@@ -87,6 +90,7 @@ class MetalAPI:
 
     def __init__(self, token="fake-token", projects=("saltlab",), reads_to_active=2,
                  outcome="active"):
+        super().__init__()
         self.token = token
         self.reads_to_active = reads_to_active
         # what new devices become: "active", "failed", or "stuck" (provisioning forever)
@@ -99,10 +103,7 @@ class MetalAPI:
             self.add_project(name)
         self.devices = {}
         self.ssh_keys = {}
-        self.requests = []
         self._addresses = 0
-        self._lock = threading.Lock()
-        self._server = None
 
     # -- records in the API's shapes ------------------------------------
 
@@ -182,6 +183,13 @@ class MetalAPI:
         return {k: v for k, v in record.items() if not k.startswith("_")}
 
     # -- requests -----------------------------------------------------------
+
+    def authorize(self, headers):
+        if headers.get("X-Auth-Token") != self.token:
+            raise ApiError(401, "Invalid authentication token")
+
+    def bad_json(self):
+        return ApiError(422, "The request body is not JSON")
 
     def handle(self, method, path, query, body):
         """
@@ -343,76 +351,6 @@ class MetalAPI:
         ("/operating-systems", "GET", list_operating_systems),
     ]
 
-    # -- the server ---------------------------------------------------------
-
-    def start(self, port=0):
-        api = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _serve(self):
-                url = urllib.parse.urlsplit(self.path)
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                with api._lock:
-                    api.requests.append((self.command, url.path))
-                    try:
-                        if self.headers.get("X-Auth-Token") != api.token:
-                            raise ApiError(401, "Invalid authentication token")
-                        try:
-                            body = json.loads(raw) if raw else {}
-                        except ValueError:
-                            raise ApiError(422, "The request body is not JSON") from None
-                        status, document = api.handle(
-                            self.command, url.path, urllib.parse.parse_qs(url.query), body)
-                    except ApiError as exc:
-                        status, document = exc.status, {"errors": exc.errors}
-                payload = b"" if document is None else json.dumps(document).encode()
-                self.send_response(status)
-                if payload:
-                    self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_GET = do_POST = do_PUT = do_DELETE = _serve
-
-            def log_message(self, *args):  # quiet
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-
-def main():
-    parser = argparse.ArgumentParser(description="A local fake of the Equinix Metal API.")
-    parser.add_argument("--port", type=int, default=8765)
-    parser.add_argument("--token", default="fake-token")
-    args = parser.parse_args()
-    api = MetalAPI(token=args.token).start(args.port)
-    print(f"fake Metal API on {api.url} (token {args.token}); Ctrl-C stops it", flush=True)
-    try:
-        threading.Event().wait()
-    except KeyboardInterrupt:
-        api.stop()
-
 
 if __name__ == "__main__":
-    main()
+    server.main(MetalAPI, "fake Metal API", "A local fake of the Equinix Metal API.", 8765, token="fake-token")

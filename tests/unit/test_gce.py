@@ -19,7 +19,6 @@ one clear message and leave nothing behind.
 import copy
 import json
 import pathlib
-import subprocess
 from unittest.mock import MagicMock
 
 import pytest
@@ -32,6 +31,8 @@ from google.api_core import exceptions as api_exceptions
 from salt.exceptions import SaltCloudConfigError, SaltCloudSystemExit
 
 import gce
+from conftest import deployed
+from extensions import cloud_utils, serving
 from fakes.compute_api import ComputeAPI
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -39,6 +40,7 @@ PROJECT = "saltlab-test"
 ZONE = "europe-west1-b"
 OPERATOR = "198.51.100.7"
 LAB = ["network", "controller", "compute1", "compute2", "storage"]
+OPERATOR_KEY = "gcp-default-key"
 
 
 def profiles():
@@ -70,17 +72,7 @@ def node(node_name, **extra):
     return vm_
 
 
-@pytest.fixture
-def compute():
-    with ComputeAPI(project=PROJECT, page_size=2) as api:
-        yield api
-
-
-@pytest.fixture
-def keyfile(tmp_path):
-    path = tmp_path / "gcp-default-key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "operator", "-f", path], check=True)
-    return path
+compute = serving("compute", ComputeAPI, project=PROJECT, page_size=2)
 
 
 @pytest.fixture
@@ -91,15 +83,6 @@ def provider(compute, keyfile):
 
 
 @pytest.fixture
-def bootstrap():
-    return MagicMock(side_effect=deployed)
-
-
-def deployed(vm_, opts):
-    return {"deployed": True, "deploy_kwargs": {"host": "x", "minion_pem": "secret"}}
-
-
-@pytest.fixture
 def configure_loader_modules(tmp_path, provider, bootstrap):
     opts = {
         "providers": {"gce": {"gce": provider}},
@@ -107,12 +90,12 @@ def configure_loader_modules(tmp_path, provider, bootstrap):
         "sock_dir": str(tmp_path / "sock"),
         "transport": "zeromq",
     }
-    utils = {
+    utils = cloud_utils({
         "cloud.list_nodes_select": salt.utils.cloud.list_nodes_select,
         "cloud.bootstrap": bootstrap,
         "cloud.fire_event": MagicMock(),
         "cloud.filter_event": MagicMock(return_value={}),
-    }
+    })
     return {gce: {"__opts__": opts, "__active_provider_name__": "gce:gce", "__utils__": utils}}
 
 

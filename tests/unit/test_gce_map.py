@@ -1,8 +1,9 @@
 """
 The real salt-cloud (this checkout's .venv) runs maps/gce.yaml in parallel
 (-P) against the local fake of the Compute API (tests/fakes/compute_api.py):
-a configuration directory in tmp_path loads the driver from _clouds/, the
-repository's gce profiles and a provider pointing at the fake with
+a configuration directory in tmp_path loads the driver from _clouds/ (its
+helpers from _utils/), the repository's gce profiles and a provider
+pointing at the fake with
 ``deploy: False`` (nothing is reached by SSH; the network node's
 ``make_master`` is turned off, as salt-cloud refuses a master without a
 deploy). The lab is created; a second run creates nothing new; a failure of
@@ -17,6 +18,7 @@ import subprocess
 import pytest
 import salt.utils.yaml
 
+from extensions import serving
 from fakes.compute_api import ComputeAPI
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -28,17 +30,14 @@ NETWORKS = [f"network/saltlab-{n}" for n in ("public", "mgmt", "underlay")] + [
     f"firewall/saltlab-{n}-in" for n in ("public", "mgmt", "underlay")]
 
 
-@pytest.fixture
-def compute():
-    with ComputeAPI(project=PROJECT) as api:
-        yield api
+compute = serving("compute", ComputeAPI, project=PROJECT)
 
 
 @pytest.fixture
 def config_dir(tmp_path, compute):
     """
     A salt-cloud configuration directory: the repository's driver, deploy
-    scripts and gce profiles, the provider on the fake.
+    scripts, shared utils and gce profiles, the provider on the fake.
     """
     conf = tmp_path / "conf"
     (conf / "cloud.providers.d").mkdir(parents=True)
@@ -49,7 +48,8 @@ def config_dir(tmp_path, compute):
         "root_dir": str(tmp_path / "salt"), "pki_dir": "/pki", "cachedir": "/cache", "sock_dir": "/run",
         "log_file": "/log/salt.log"}))
     (conf / "cloud").write_text(dump({
-        "cloud_dirs": [str(REPO / "_clouds")], "deploy_scripts_search_path": [str(REPO / "cloud.deploy.d")],
+        "cloud_dirs": [str(REPO / "_clouds")], "utils_dirs": [str(REPO / "_utils")],
+        "deploy_scripts_search_path": [str(REPO / "cloud.deploy.d")],
         "log_file": str(tmp_path / "cloud.log"), "log_level_logfile": "debug"}))
     (conf / "cloud.providers.d/gce.conf").write_text(dump({"gce": {
         "driver": "gce", "api_endpoint": compute.url, "anonymous": True, "project": PROJECT, "zone": ZONE,

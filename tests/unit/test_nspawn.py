@@ -12,6 +12,7 @@ import pytest
 from salt.exceptions import SaltCloudConfigError, SaltCloudSystemExit
 
 import nspawn
+from extensions import cloud_utils
 
 NETWORKS = {
     "public": {"cidr": "10.99.0.0/24", "gateway": "10.99.0.1"},
@@ -44,7 +45,7 @@ def configure_loader_modules(tmp_path, state_dir):
         "sock_dir": str(tmp_path / "sock"),
         "transport": "zeromq",
     }
-    return {nspawn: {"__opts__": opts, "__active_provider_name__": "local:nspawn", "__utils__": {}}}
+    return {nspawn: {"__opts__": opts, "__active_provider_name__": "local:nspawn", "__utils__": cloud_utils()}}
 
 
 def _record(state_dir, name, addresses):

@@ -7,42 +7,28 @@ account without a project and bad profile values stop with one clear
 message; a device that fails or never becomes active is deleted again.
 """
 
-import subprocess
 from unittest.mock import MagicMock
 
 import pytest
 from salt.exceptions import SaltCloudConfigError, SaltCloudSystemExit
 
 import packet
+from extensions import cloud_utils, serving
 from fakes.metal_api import MetalAPI
 
 TOKEN = "metal-test-token"
+OPERATOR_KEY = "packet-default-key"
 PROFILE = {"name": "labhost", "profile": "packet-labhost", "provider": "packet:packet",
            "driver": "packet:packet", "metro": "am", "plan": "m3.large.x86", "image": "debian_13"}
 
 
-@pytest.fixture
-def metal():
-    with MetalAPI(token=TOKEN, reads_to_active=3) as api:
-        yield api
-
-
-@pytest.fixture
-def keyfile(tmp_path):
-    path = tmp_path / "packet-default-key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "operator", "-f", path], check=True)
-    return path
+metal = serving("metal", MetalAPI, token=TOKEN, reads_to_active=3)
 
 
 @pytest.fixture
 def provider(metal, keyfile):
     return {"driver": "packet", "api_url": metal.url, "ssh_keyfile": str(keyfile),
             "poll_interval": 0.01, "active_timeout": 5}
-
-
-@pytest.fixture
-def bootstrap():
-    return MagicMock(return_value={"deployed": True, "deploy_kwargs": {"host": "x", "minion_pem": "secret"}})
 
 
 @pytest.fixture
@@ -56,11 +42,11 @@ def configure_loader_modules(tmp_path, provider, bootstrap, monkeypatch):
         "sock_dir": str(tmp_path / "sock"),
         "transport": "zeromq",
     }
-    utils = {
+    utils = cloud_utils({
         "cloud.bootstrap": bootstrap,
         "cloud.fire_event": MagicMock(),
         "cloud.filter_event": MagicMock(return_value={}),
-    }
+    })
     return {packet: {"__opts__": opts, "__active_provider_name__": "packet:packet", "__utils__": utils}}
 
 
