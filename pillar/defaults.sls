@@ -13,6 +13,12 @@ saltlab:
     underlay:
       cidr: 192.168.2.0/24
       mtu: 1460
+    # Neutron's flat provider network (physnet) on the VXLAN external
+    # bridge; the network node is its gateway and NATs it out. Its MTU is
+    # computed: the underlay's minus VXLAN's 50 bytes.
+    external:
+      cidr: 172.16.0.0/24
+      gateway: 172.16.0.1
   # The controller's management address: its services (time, package cache,
   # later the OpenStack APIs) are reached there. The provider gives the
   # other nodes network .12, computeN .2N, storage .31; /etc/hosts names

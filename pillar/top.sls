@@ -8,3 +8,7 @@ base:
     - lab
     - secrets
     - ignore_missing: true
+  # Local (nspawn) nodes: what differs there (pillar/local.sls)
+  'virtual:systemd-nspawn':
+    - match: grain
+    - local

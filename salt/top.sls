@@ -23,6 +23,9 @@ base:
     - match: grain
     - proxy
 {%- endif %}
+  'G@roles:network or G@roles:compute':
+    - match: compound
+    - extbridge
   'roles:labhost':
     - match: grain
     - labhost

@@ -107,6 +107,43 @@ def test_second_highstate_changes_nothing(lab):
     assert changed_states(returns) == []
 
 
+def ping_over_the_external_bridge(lab, node, payload):
+    """
+    Ping the external network's gateway (the network node) from a port of
+    `node`'s br-ext that stands in for a server on physnet, with DF set and
+    `payload` bytes of ICMP data (IP packet: payload + 28). The port's own
+    MTU is 1500: only the way over the underlay can refuse a packet.
+    """
+    probe = "probe"
+    lab.ssh(node, f"ovs-vsctl add-port br-ext {probe} -- set interface {probe} type=internal"
+                  f" && ip addr add 172.16.0.201/24 dev {probe} && ip link set {probe} mtu 1500 up")
+    try:
+        return lab.ssh(node, f"ping -c 2 -W 5 -M do -s {payload} -I {probe} 172.16.0.1", check=False)
+    finally:
+        lab.ssh(node, f"ovs-vsctl --if-exists del-port br-ext {probe}", check=False)
+
+
+def test_the_external_bridge_is_a_star_around_the_network_node(lab):
+    def ports(node):
+        return sorted(lab.ssh(node, "ovs-vsctl list-ports br-ext").stdout.split())
+    assert ports("network") == ["ext-to-phys", "vx-compute1", "vx-compute2"]
+    assert ports("compute1") == ["ext-to-phys", "vx-network"]
+    underlay = lab.nodes()["network"]["addresses"]["underlay"]
+    assert f"remote_ip=\"{underlay}\"" in lab.ssh("compute1", "ovs-vsctl get interface vx-network options").stdout
+    # the network node is the external network's gateway, NATed out of its public NIC
+    assert "inet 172.16.0.1/24" in lab.ssh("network", "ip -4 addr show br-ext").stdout
+    assert "masquerade" in lab.ssh("network", "nft list table ip saltlab_external").stdout
+
+
+def test_the_external_bridge_carries_the_physnet_mtu_and_no_more(lab):
+    # 1410 bytes: the underlay's 1460 less VXLAN's 50
+    for node in ("compute1", "compute2"):
+        proc = ping_over_the_external_bridge(lab, node, 1410 - 28)
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+    # one byte more does not fit the underlay once wrapped in VXLAN
+    assert ping_over_the_external_bridge(lab, "compute1", 1411 - 28).returncode != 0
+
+
 def test_hosts_file_names_every_node(lab):
     hosts = lab.ssh("storage", "getent hosts controller network compute1 compute2 storage").stdout
     for node in MINIONS:
@@ -287,6 +324,9 @@ def test_a_node_rebooted_from_inside_comes_back_as_a_minion(lab):
     answered = lab.wait_for_minions(["compute2"])
     assert answered["compute2"] is True
     assert lab.nodes()["compute2"]["state"] == "running"
+    # its external bridge and underlay bridge came back with it
+    proc = ping_over_the_external_bridge(lab, "compute2", 1410 - 28)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_destroying_the_map_leaves_nothing(lab):
