@@ -8,7 +8,8 @@ base:
     - lab
     - secrets
     - ignore_missing: true
-  # Local (nspawn) nodes: what differs there (pillar/local.sls)
-  'virtual:systemd-nspawn':
-    - match: grain
+  # Nodes of a local lab (nspawn): what differs there (pillar/local.sls).
+  # A lab host is not a lab node, even on a container (as in the tests).
+  'G@virtual:systemd-nspawn and not G@roles:labhost':
+    - match: compound
     - local

@@ -16,6 +16,7 @@ import shutil
 import subprocess
 
 import pytest
+import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 SALT_CALL = REPO / ".venv" / "bin" / "salt-call"
@@ -40,9 +41,14 @@ class Minion:
     secrets, if any), the given secrets, a role's grains.
     """
 
-    def __init__(self, root, role, secrets_dir=None, grains=None):
+    def __init__(self, root, role, secrets_dir=None, grains=None, pillar_files=None):
         self.root = root
-        shutil.copytree(REPO / "pillar", root / "pillar", ignore=shutil.ignore_patterns("secrets.sls"))
+        if pillar_files is None:
+            shutil.copytree(REPO / "pillar", root / "pillar", ignore=shutil.ignore_patterns("secrets.sls"))
+        else:
+            for name in pillar_files:
+                (root / "pillar" / name).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy(REPO / "pillar" / name, root / "pillar" / name)
         pillar_roots = ([str(secrets_dir)] if secrets_dir else []) + [str(root / "pillar")]
         config = {
             "id": NODES.get(role, role),
@@ -365,8 +371,11 @@ def test_bad_lab_pillar_stops_the_render_with_a_message_naming_the_key(tmp_path,
 
 
 def test_the_lab_host_gets_its_role_and_none_of_a_lab_node(tmp_path):
-    # no secrets: salt-cloud uploads the defaults and the state tree only
-    states = Minion(tmp_path, "labhost").highstate()
+    # no secrets: salt-cloud uploads the state tree and the pillar files its
+    # profile names (on a local node here, as in tests/e2e/test_labhost.py)
+    file_map = yaml.safe_load((REPO / "cloud.profiles.d/baremetal.conf").read_text())["baremetal-labhost"]["file_map"]
+    uploaded = [path.removeprefix("pillar/") for path in file_map if path.startswith("pillar/")]
+    states = Minion(tmp_path, "labhost", pillar_files=uploaded).highstate()
     formulas = {body["__sls__"].split(".")[0] for body in states.values()}
     assert formulas == {"labhost", "users", "apt"}
     # the host fetches packages itself
