@@ -8,6 +8,7 @@
 include:
   - apt
   - extbridge.bridges
+{%-   set gateway = extbridge.external.gateway ~ '/' ~ extbridge.external.cidr.split('/')[1] %}
 
 extbridge-gateway-address:
   file.managed:
@@ -17,12 +18,11 @@ extbridge-gateway-address:
     - mode: '0644'
     - context:
         name: {{ extbridge.bridge }}
-        address: {{ extbridge.external.gateway ~ '/' ~ extbridge.external.cidr.split('/')[1] }}
+        address: {{ gateway }}
         mtu: {{ extbridge.mtu }}
 
 {#- networkd applies it (also after a run that failed before this point):
     whenever the bridge lacks the address or the MTU #}
-{%- set gateway = extbridge.external.gateway ~ '/' ~ extbridge.external.cidr.split('/')[1] %}
 extbridge-gateway-reconfigure:
   cmd.run:
     - name: networkctl reload && networkctl reconfigure {{ extbridge.bridge }}
