@@ -4,7 +4,7 @@ SALT_CLOUD := .venv/bin/salt-cloud
 MAP ?= maps/local.yaml
 SSH_MASTER := python3 tools/lab.py ssh network
 
-.PHONY: lab deps test-deps highstate destroy test unit bench
+.PHONY: lab deps test-deps highstate destroy destroy-all test unit bench
 
 # --timeout: a master on a busy small host may answer the publish late; the
 # CLI's default 5 s would make it publish the job a second time.
@@ -34,6 +34,10 @@ highstate:
 
 destroy: deps
 	$(SALT_CLOUD) -m $(MAP) -d -y
+
+# Every local node, whichever map or test made it.
+destroy-all: deps
+	nodes="$$(python3 tools/lab.py nodes)"; [ -z "$$nodes" ] || $(SALT_CLOUD) -d $$nodes -y
 
 test: test-deps
 	.venv/bin/pytest

@@ -234,9 +234,14 @@ def main():
     `salt '*' test.ping` on the master (which starts slowly on a small host);
     `python3 tools/lab.py status` exits 0 when every node answers now;
     `python3 tools/lab.py clouds` writes the operator's clouds.yaml;
-    `python3 tools/lab.py address NODE` prints a node's public address.
+    `python3 tools/lab.py address NODE` prints a node's public address;
+    `python3 tools/lab.py nodes` prints the name of every local node, the
+    map's and any other (a test's node left by an interrupted run).
     """
-    usage = "usage: tools/lab.py ssh NODE [COMMAND] | wait | status | clouds | address NODE"
+    usage = "usage: tools/lab.py ssh NODE [COMMAND] | wait | status | clouds | address NODE | nodes"
+    if sys.argv[1:] == ["nodes"]:
+        print(" ".join(sorted(Lab(echo=False).nodes())))
+        return
     if sys.argv[1:2] == ["address"] and len(sys.argv) == 3:
         print(Lab(echo=False).nodes()[sys.argv[2]]["public_ips"][0])
         return
