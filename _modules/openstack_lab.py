@@ -1,7 +1,8 @@
 """
 OpenStack resources through openstacksdk: Keystone projects, users, role
-grants, services and endpoints, Nova flavors and Neutron networks (Salt
-3008 has no OpenStack module).
+grants, services and endpoints, Nova flavors, keypairs and servers, Glance
+images, Neutron networks, subnets, routers, security group rules and
+floating IPs (Salt 3008 has no OpenStack module).
 
 Each function takes ``cloud``, a name from ``/etc/openstack/clouds.yaml``;
 without it the minion's ``openstack:cloud`` config value, else
@@ -13,9 +14,11 @@ CommandExecutionError with the API's message.
 
     salt controller openstack.project_get demo
     salt controller openstack.endpoint_get glance public
+    salt controller openstack.server_get demo1
 """
 
 import importlib
+import ipaddress
 import logging
 
 from salt.exceptions import CommandExecutionError
@@ -369,3 +372,529 @@ def network_delete(name, cloud=None):
     network = _require(f"network {name}", _find_network(conn, name))
     _call(f"deleting network {name}", conn.network.delete_network, network)
     return True
+
+
+# Neutron subnets
+
+SUBNET_FIELDS = ("name", "network_id", "cidr", "gateway_ip", "is_dhcp_enabled", "dns_nameservers",
+                 "allocation_pools")
+
+
+def _find_subnet(conn, name, network=None):
+    """The subnet ``name``, in the network ``network`` when given (none when that network does not exist)."""
+    query = {}
+    if network is not None:
+        network_ = _find_network(conn, network)
+        if network_ is None:
+            return None
+        query["network_id"] = network_.id
+    return _call(f"subnet {name}", conn.network.find_subnet, name, ignore_missing=True, **query)
+
+
+def subnet_get(name, network=None, cloud=None):
+    """
+    The subnet ``name`` (of ``network`` when given): id, name, network_id,
+    cidr, gateway_ip, is_dhcp_enabled, dns_nameservers, allocation_pools.
+
+    .. code-block:: bash
+
+        salt controller openstack.subnet_get demo-subnet network=demo-net
+    """
+    return _plain(_find_subnet(_conn(cloud), name, network), *SUBNET_FIELDS)
+
+
+def subnet_create(name, network, cidr, cloud=None, **fields):
+    """
+    Create the subnet ``cidr`` in ``network`` with ``fields`` (gateway_ip,
+    is_dhcp_enabled, dns_nameservers, allocation_pools).
+
+    .. code-block:: bash
+
+        salt controller openstack.subnet_create demo-subnet demo-net 10.0.0.0/24 gateway_ip=10.0.0.1
+    """
+    conn = _conn(cloud)
+    network_ = _require(f"network {network}", _find_network(conn, network))
+    try:
+        ip_version = ipaddress.ip_network(cidr, strict=False).version
+    except ValueError as exc:
+        raise CommandExecutionError(f"subnet {name}: {exc}") from exc
+    subnet = _call(f"creating subnet {name}", conn.network.create_subnet, name=name, network_id=network_.id,
+                   cidr=cidr, ip_version=ip_version, **_fields(fields))
+    return _plain(subnet, *SUBNET_FIELDS)
+
+
+def subnet_update(name, network=None, cloud=None, **fields):
+    """
+    Set ``fields`` (gateway_ip, is_dhcp_enabled, dns_nameservers,
+    allocation_pools) on the subnet; Neutron cannot change its cidr.
+
+    .. code-block:: bash
+
+        salt controller openstack.subnet_update demo-subnet network=demo-net is_dhcp_enabled=True
+    """
+    conn = _conn(cloud)
+    subnet = _require(f"subnet {name}", _find_subnet(conn, name, network))
+    subnet = _call(f"updating subnet {name}", conn.network.update_subnet, subnet, **_fields(fields))
+    return _plain(subnet, *SUBNET_FIELDS)
+
+
+def subnet_delete(name, network=None, cloud=None):
+    """
+    .. code-block:: bash
+
+        salt controller openstack.subnet_delete demo-subnet network=demo-net
+    """
+    conn = _conn(cloud)
+    subnet = _require(f"subnet {name}", _find_subnet(conn, name, network))
+    _call(f"deleting subnet {name}", conn.network.delete_subnet, subnet)
+    return True
+
+
+# Neutron routers
+
+# The device owners of a router's ports on its subnets (legacy, HA, DVR);
+# its gateway port and HA network ports are not interfaces.
+ROUTER_INTERFACE_OWNERS = ("network:router_interface", "network:ha_router_replicated_interface",
+                           "network:router_interface_distributed")
+
+
+def _find_router(conn, name):
+    return _call(f"router {name}", conn.network.find_router, name, ignore_missing=True)
+
+
+def _router_ports(conn, router):
+    return [port for port in _call(f"ports of router {router.name}", conn.network.ports, device_id=router.id)
+            if port.device_owner in ROUTER_INTERFACE_OWNERS]
+
+
+def _router(conn, router):
+    """A router as a dict: its external network and interfaces (subnets) by name."""
+    if router is None:
+        return None
+    network_id = (router.external_gateway_info or {}).get("network_id")
+    subnet_ids = {fixed_ip["subnet_id"] for port in _router_ports(conn, router) for fixed_ip in port.fixed_ips}
+    return dict(
+        _plain(router, "name"),
+        external_network=_call(f"network {network_id}", conn.network.get_network, network_id).name
+        if network_id else None,
+        interfaces=sorted(_call(f"subnet {subnet_id}", conn.network.get_subnet, subnet_id).name
+                          for subnet_id in subnet_ids))
+
+
+def _gateway(conn, external_network):
+    """A router's external_gateway_info for the network ``external_network`` (None: no gateway)."""
+    if external_network is None:
+        return None
+    return {"network_id": _require(f"network {external_network}", _find_network(conn, external_network)).id}
+
+
+def router_get(name, cloud=None):
+    """
+    The router ``name``: id, name, external_network (a name or None) and
+    interfaces (the names of the subnets it is attached to).
+
+    .. code-block:: bash
+
+        salt controller openstack.router_get demo-router
+    """
+    conn = _conn(cloud)
+    return _router(conn, _find_router(conn, name))
+
+
+def router_create(name, external_network=None, cloud=None):
+    """
+    Create the router, its gateway on ``external_network`` when given.
+
+    .. code-block:: bash
+
+        salt controller openstack.router_create demo-router external_network=public
+    """
+    conn = _conn(cloud)
+    fields = {"name": name}
+    if external_network is not None:
+        fields["external_gateway_info"] = _gateway(conn, external_network)
+    return _router(conn, _call(f"creating router {name}", conn.network.create_router, **fields))
+
+
+def router_update(name, external_network=None, cloud=None):
+    """
+    Set the router's gateway on ``external_network`` (None removes it).
+
+    .. code-block:: bash
+
+        salt controller openstack.router_update demo-router external_network=public
+    """
+    conn = _conn(cloud)
+    router = _require(f"router {name}", _find_router(conn, name))
+    router = _call(f"updating router {name}", conn.network.update_router, router,
+                   external_gateway_info=_gateway(conn, external_network))
+    return _router(conn, router)
+
+
+def router_add_interface(name, subnet, cloud=None):
+    """
+    Attach the router to the subnet ``subnet``.
+
+    .. code-block:: bash
+
+        salt controller openstack.router_add_interface demo-router demo-subnet
+    """
+    conn = _conn(cloud)
+    router = _require(f"router {name}", _find_router(conn, name))
+    subnet_ = _require(f"subnet {subnet}", _find_subnet(conn, subnet))
+    _call(f"attaching router {name} to subnet {subnet}", conn.network.add_interface_to_router, router,
+          subnet_id=subnet_.id)
+    return True
+
+
+def router_delete(name, cloud=None):
+    """
+    Detach the router from its subnets, then delete it.
+
+    .. code-block:: bash
+
+        salt controller openstack.router_delete demo-router
+    """
+    conn = _conn(cloud)
+    router = _require(f"router {name}", _find_router(conn, name))
+    for port in _router_ports(conn, router):
+        _call(f"detaching router {name} from port {port.id}", conn.network.remove_interface_from_router, router,
+              port_id=port.id)
+    _call(f"deleting router {name}", conn.network.delete_router, router)
+    return True
+
+
+# Neutron security group rules
+
+RULE_DEFAULTS = {"protocol": None, "port_range_min": None, "port_range_max": None, "remote_ip_prefix": None,
+                 "direction": "ingress", "ethertype": "IPv4"}
+# Any address: Neutron may store these as no prefix at all.
+ANY_PREFIX = ("0.0.0.0/0", "::/0")
+
+
+def _rule(fields):
+    """A rule's fields: RULE_DEFAULTS with the caller's; any address as None."""
+    fields = _fields(fields)
+    unknown = sorted(set(fields) - set(RULE_DEFAULTS))
+    if unknown:
+        raise CommandExecutionError(f"unknown security group rule fields: {', '.join(unknown)}")
+    rule = dict(RULE_DEFAULTS, **fields)
+    if rule["remote_ip_prefix"] in ANY_PREFIX:
+        rule["remote_ip_prefix"] = None
+    return rule
+
+
+def _security_group(conn, name):
+    """The security group ``name`` of the connection's current project."""
+    project_id = _call("the current project", getattr, conn, "current_project_id")
+    return _require(f"security group {name} of project {project_id}", _call(
+        f"security group {name}", conn.network.find_security_group, name, project_id=project_id,
+        ignore_missing=True))
+
+
+def security_group_rule_get(security_group="default", cloud=None, **rule):
+    """
+    The rule of ``security_group`` (in the current project) with the fields
+    ``rule`` (protocol, port_range_min, port_range_max, remote_ip_prefix,
+    direction, ethertype; defaults as RULE_DEFAULTS), and no remote group:
+    id, security_group and those fields. None when there is none.
+
+    .. code-block:: bash
+
+        salt controller openstack.security_group_rule_get protocol=tcp port_range_min=22 port_range_max=22
+    """
+    conn = _conn(cloud)
+    wanted = _rule(rule)
+    group = _security_group(conn, security_group)
+    for found in _call(f"rules of security group {security_group}", conn.network.security_group_rules,
+                       security_group_id=group.id):
+        fields = _rule({"protocol": found.protocol, "port_range_min": found.port_range_min,
+                        "port_range_max": found.port_range_max, "remote_ip_prefix": found.remote_ip_prefix,
+                        "direction": found.direction, "ethertype": found.ether_type})
+        if fields == wanted and found.remote_group_id is None:
+            return dict(id=found.id, security_group=security_group, **fields)
+    return None
+
+
+def security_group_rule_create(security_group="default", cloud=None, **rule):
+    """
+    Add the rule with the fields ``rule`` (as security_group_rule_get takes
+    them) to ``security_group`` of the current project.
+
+    .. code-block:: bash
+
+        salt controller openstack.security_group_rule_create protocol=icmp
+    """
+    conn = _conn(cloud)
+    wanted = _rule(rule)
+    group = _security_group(conn, security_group)
+    attrs = {("ether_type" if key == "ethertype" else key): value for key, value in wanted.items()
+             if value is not None}
+    found = _call(f"adding a rule to security group {security_group}", conn.network.create_security_group_rule,
+                  security_group_id=group.id, **attrs)
+    return dict(id=found.id, security_group=security_group, **wanted)
+
+
+# Nova keypairs (of the connection's user)
+
+
+def _find_keypair(conn, name):
+    return _call(f"keypair {name}", conn.compute.find_keypair, name, ignore_missing=True)
+
+
+def keypair_get(name, cloud=None):
+    """
+    The keypair ``name``: id, name, public_key.
+
+    .. code-block:: bash
+
+        salt controller openstack.keypair_get demo-key
+    """
+    return _plain(_find_keypair(_conn(cloud), name), "name", "public_key")
+
+
+def keypair_create(name, public_key, cloud=None):
+    """
+    .. code-block:: bash
+
+        salt controller openstack.keypair_create demo-key "$(cat ~/.ssh/id_ed25519.pub)"
+    """
+    keypair = _call(f"creating keypair {name}", _conn(cloud).compute.create_keypair, name=name,
+                    public_key=public_key)
+    return _plain(keypair, "name", "public_key")
+
+
+def keypair_delete(name, cloud=None):
+    """
+    .. code-block:: bash
+
+        salt controller openstack.keypair_delete demo-key
+    """
+    conn = _conn(cloud)
+    keypair = _require(f"keypair {name}", _find_keypair(conn, name))
+    _call(f"deleting keypair {name}", conn.compute.delete_keypair, keypair)
+    return True
+
+
+# Glance images
+
+IMAGE_FIELDS = ("name", "status", "checksum", "disk_format", "container_format", "visibility")
+
+
+def _find_image(conn, name):
+    return _call(f"image {name}", conn.image.find_image, name, ignore_missing=True)
+
+
+def image_get(name, cloud=None):
+    """
+    The image ``name``: id, name, status, checksum (md5 hex of its data),
+    disk_format, container_format, visibility.
+
+    .. code-block:: bash
+
+        salt controller openstack.image_get cirros
+    """
+    return _plain(_find_image(_conn(cloud), name), *IMAGE_FIELDS)
+
+
+def image_create(name, filename, disk_format="raw", container_format="bare", visibility="public", timeout=600,
+                 cloud=None):
+    """
+    Upload the local file ``filename`` as the image ``name`` and wait (up
+    to ``timeout`` seconds) until it is active.
+
+    .. code-block:: bash
+
+        salt controller openstack.image_create cirros /var/cache/saltlab/cirros.img disk_format=qcow2
+    """
+    conn = _conn(cloud)
+    image = _call(f"uploading {filename} as image {name}", conn.image.create_image, name, filename=filename,
+                  disk_format=disk_format, container_format=container_format, visibility=visibility, wait=True,
+                  timeout=timeout)
+    image = _call(f"waiting for image {name} to be active", conn.image.wait_for_status, image, "active",
+                  failures=["killed", "deleted"], wait=timeout)
+    return _plain(image, *IMAGE_FIELDS)
+
+
+# Nova servers
+
+
+def _find_server(conn, name):
+    return _call(f"server {name}", conn.compute.find_server, name, ignore_missing=True)
+
+
+def _fault(server):
+    """Nova's message on why the server failed."""
+    return (server.fault or {}).get("message") or "Nova recorded no fault"
+
+
+def _server(server):
+    """A server as a dict; host is None unless the caller is admin."""
+    if server is None:
+        return None
+    return dict(_plain(server, "name", "status", "addresses"), host=server.compute_host,
+                fault=_fault(server) if server.status == "ERROR" else None)
+
+
+def _wait_active(conn, server, name, timeout):
+    """The server once ACTIVE; ERROR fails with Nova's fault."""
+    sdk = _sdk()
+    try:
+        return conn.compute.wait_for_server(server, status="ACTIVE", failures=["ERROR"], wait=timeout)
+    except sdk.exceptions.ResourceFailure:
+        server = _call(f"server {name}", conn.compute.get_server, server)
+        raise CommandExecutionError(f"server {name} is in ERROR: {_fault(server)}") from None
+    except sdk.exceptions.SDKException as exc:
+        raise CommandExecutionError(f"waiting for server {name} to be ACTIVE: {exc}") from exc
+
+
+def server_get(name, cloud=None):
+    """
+    The server ``name``: id, name, status, addresses, host (its compute
+    node, for admins only, else None) and fault (Nova's message when it is
+    in ERROR, else None).
+
+    .. code-block:: bash
+
+        salt controller openstack.server_get demo1
+    """
+    return _server(_find_server(_conn(cloud), name))
+
+
+def _find_server_group(conn, name):
+    return _call(f"server group {name}", conn.compute.find_server_group, name, ignore_missing=True)
+
+
+def _server_group(group):
+    """A server group as a dict; Nova's API before 2.64 lists its policy in ``policies``."""
+    if group is None:
+        return None
+    return dict(_plain(group, "name"), policy=group.policy or (group.policies or [None])[0])
+
+
+def server_group_get(name, cloud=None):
+    """
+    The server group ``name`` (of the cloud's project): id, name, policy.
+
+    .. code-block:: bash
+
+        salt controller openstack.server_group_get demo-spread
+    """
+    return _server_group(_find_server_group(_conn(cloud), name))
+
+
+def server_group_create(name, policy, cloud=None):
+    """
+    A server group whose members Nova's scheduler places by ``policy``
+    (affinity, anti-affinity, soft-affinity, soft-anti-affinity).
+
+    .. code-block:: bash
+
+        salt controller openstack.server_group_create demo-spread anti-affinity
+    """
+    return _server_group(_call(f"creating server group {name}", _conn(cloud).compute.create_server_group,
+                               name=name, policy=policy))
+
+
+def server_create(name, image, flavor, network, key_name=None, availability_zone=None, security_groups=None,
+                  server_group=None, timeout=600, cloud=None):
+    """
+    Boot the server ``name`` from ``image`` with ``flavor`` on ``network``
+    (all names), in ``server_group`` when given (a name: the scheduler
+    places it by the group's policy), and wait up to ``timeout`` seconds
+    until it is ACTIVE.
+
+    .. code-block:: bash
+
+        salt controller openstack.server_create demo1 cirros m1.nano demo-net key_name=demo-key
+    """
+    conn = _conn(cloud)
+    fields = {
+        "name": name,
+        "image_id": _require(f"image {image}", _find_image(conn, image)).id,
+        "flavor_id": _require(f"flavor {flavor}", _find_flavor(conn, flavor)).id,
+        "networks": [{"uuid": _require(f"network {network}", _find_network(conn, network)).id}],
+    }
+    if key_name is not None:
+        fields["key_name"] = key_name
+    if availability_zone is not None:
+        fields["availability_zone"] = availability_zone
+    if security_groups is not None:
+        fields["security_groups"] = [{"name": group} for group in security_groups]
+    if server_group is not None:
+        group = _require(f"server group {server_group}", _find_server_group(conn, server_group))
+        fields["scheduler_hints"] = {"group": group.id}
+    server = _call(f"creating server {name}", conn.compute.create_server, **fields)
+    return _server(_wait_active(conn, server, name, timeout))
+
+
+def server_start(name, timeout=600, cloud=None):
+    """
+    Start the (SHUTOFF) server and wait up to ``timeout`` seconds until it
+    is ACTIVE.
+
+    .. code-block:: bash
+
+        salt controller openstack.server_start demo1
+    """
+    conn = _conn(cloud)
+    server = _require(f"server {name}", _find_server(conn, name))
+    _call(f"starting server {name}", conn.compute.start_server, server)
+    return _server(_wait_active(conn, server, name, timeout))
+
+
+def server_delete(name, timeout=600, cloud=None):
+    """
+    Delete the server and wait up to ``timeout`` seconds until it is gone.
+
+    .. code-block:: bash
+
+        salt controller openstack.server_delete demo1
+    """
+    conn = _conn(cloud)
+    server = _require(f"server {name}", _find_server(conn, name))
+    _call(f"deleting server {name}", conn.compute.delete_server, server)
+    _call(f"waiting for server {name} to be deleted", conn.compute.wait_for_delete, server, wait=timeout)
+    return True
+
+
+# Neutron floating IPs
+
+
+def _server_ports(conn, server):
+    server_ = _require(f"server {server}", _find_server(conn, server))
+    return list(_call(f"ports of server {server}", conn.network.ports, device_id=server_.id))
+
+
+def floating_ip_of(server, cloud=None):
+    """
+    The floating IP address on a port of the server ``server``, or None.
+
+    .. code-block:: bash
+
+        salt controller openstack.floating_ip_of demo1
+    """
+    conn = _conn(cloud)
+    for port in _server_ports(conn, server):
+        for found in _call(f"floating IPs of server {server}", conn.network.ips, port_id=port.id):
+            return found.floating_ip_address
+    return None
+
+
+def floating_ip_create(server, network, cloud=None):
+    """
+    Allocate a floating IP from the external network ``network`` on the
+    first port of the server ``server``; its address.
+
+    .. code-block:: bash
+
+        salt controller openstack.floating_ip_create demo1 public
+    """
+    conn = _conn(cloud)
+    ports = _server_ports(conn, server)
+    if not ports:
+        raise CommandExecutionError(f"server {server} has no port")
+    network_ = _require(f"network {network}", _find_network(conn, network))
+    found = _call(f"allocating a floating IP from {network} for server {server}", conn.network.create_ip,
+                  floating_network_id=network_.id, port_id=ports[0].id)
+    return found.floating_ip_address

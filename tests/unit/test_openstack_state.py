@@ -5,6 +5,8 @@ tests check which writes each state makes, its changes, that test=True
 writes nothing and that API failures become a failed state.
 """
 
+import hashlib
+
 import pytest
 from salt.exceptions import CommandExecutionError
 
@@ -13,11 +15,15 @@ import extensions
 openstack = extensions.load("_states", "openstack_lab")
 
 READS = ("project_get", "user_get", "user_password_valid", "role_granted", "service_get", "endpoint_get",
-         "flavor_get", "network_get")
+         "flavor_get", "network_get", "subnet_get", "router_get", "security_group_rule_get", "keypair_get",
+         "image_get", "server_group_get", "server_get", "floating_ip_of")
 WRITES = ("project_create", "project_update", "project_delete", "user_create", "user_update", "user_delete",
           "role_grant", "role_revoke", "service_create", "service_update", "service_delete",
           "endpoint_create", "endpoint_update", "endpoint_delete", "flavor_create", "flavor_delete",
-          "network_create", "network_update", "network_delete")
+          "network_create", "network_update", "network_delete", "subnet_create", "subnet_update", "subnet_delete",
+          "router_create", "router_update", "router_add_interface", "router_delete", "security_group_rule_create",
+          "keypair_create", "keypair_delete", "image_create", "server_group_create", "server_create", "server_start", "server_delete",
+          "floating_ip_create")
 WHERE = {"domain": "default", "cloud": None}
 
 
@@ -205,3 +211,339 @@ def test_network_external_flag_updated(exec_mod):
     ret = openstack.network_present("public", provider_network_type="flat", is_router_external=True)
     assert ret["changes"] == {"old": {"is_router_external": False}, "new": {"is_router_external": True}}
     assert writes(exec_mod) == [("network_update", ("public",), {"cloud": None, "is_router_external": True})]
+
+
+SUBNET = {"id": "s1", "name": "demo-subnet", "network_id": "n1", "cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.1",
+          "is_dhcp_enabled": True, "dns_nameservers": [], "allocation_pools": [{"start": "10.0.0.2",
+                                                                                "end": "10.0.0.254"}]}
+SUBNET_WHERE = {"network": "demo-net", "cloud": None}
+
+
+def test_subnet_created_then_as_wanted(exec_mod):
+    exec_mod.subnet_get.return_value = None
+    ret = openstack.subnet_present("demo-subnet", network="demo-net", cidr="10.0.0.0/24", gateway_ip="10.0.0.1")
+    assert ret["result"] is True and ret["comment"] == "subnet demo-subnet created"
+    assert ret["changes"] == {"old": None, "new": {"cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.1",
+                                                   "is_dhcp_enabled": True}}
+    assert writes(exec_mod) == [("subnet_create", ("demo-subnet", "demo-net", "10.0.0.0/24"),
+                                 {"cloud": None, "gateway_ip": "10.0.0.1", "is_dhcp_enabled": True})]
+    exec_mod.reset_mock()
+    exec_mod.subnet_get.return_value = SUBNET
+    ret = openstack.subnet_present("demo-subnet", network="demo-net", cidr="10.0.0.0/24", gateway_ip="10.0.0.1")
+    assert ret["result"] is True and ret["changes"] == {}
+    assert writes(exec_mod) == []
+    exec_mod.subnet_get.assert_called_once_with("demo-subnet", **SUBNET_WHERE)
+
+
+def test_subnet_dhcp_dns_and_pools_updated(exec_mod):
+    exec_mod.subnet_get.return_value = SUBNET
+    pools = [{"start": "10.0.0.10", "end": "10.0.0.200"}]
+    ret = openstack.subnet_present("demo-subnet", network="demo-net", cidr="10.0.0.0/24", enable_dhcp=False,
+                                   dns_nameservers=["9.9.9.9"], allocation_pools=pools)
+    assert ret["changes"] == {
+        "old": {"is_dhcp_enabled": True, "dns_nameservers": [], "allocation_pools": SUBNET["allocation_pools"]},
+        "new": {"is_dhcp_enabled": False, "dns_nameservers": ["9.9.9.9"], "allocation_pools": pools}}
+    assert writes(exec_mod) == [("subnet_update", ("demo-subnet",), dict(
+        SUBNET_WHERE, is_dhcp_enabled=False, dns_nameservers=["9.9.9.9"], allocation_pools=pools))]
+
+
+def test_subnet_of_another_cidr_is_refused_not_replaced(exec_mod):
+    exec_mod.subnet_get.return_value = SUBNET
+    ret = openstack.subnet_present("demo-subnet", network="demo-net", cidr="10.0.1.0/24")
+    assert ret["result"] is False and ret["changes"] == {}
+    assert "exists with cidr 10.0.0.0/24, which Neutron cannot change" in ret["comment"]
+    assert writes(exec_mod) == []
+
+
+def test_subnet_with_a_malformed_cidr_fails_clearly(exec_mod):
+    ret = openstack.subnet_present("demo-subnet", network="demo-net", cidr="10.0.0.0/33")
+    assert ret["result"] is False and ret["comment"].startswith("subnet demo-subnet: ")
+    exec_mod.subnet_get.assert_not_called()
+
+
+def test_subnet_absent(exec_mod):
+    exec_mod.subnet_get.return_value = SUBNET
+    ret = openstack.subnet_absent("demo-subnet", network="demo-net")
+    assert ret["comment"] == "subnet demo-subnet deleted" and ret["changes"] == {"old": SUBNET, "new": None}
+    assert writes(exec_mod) == [("subnet_delete", ("demo-subnet",), SUBNET_WHERE)]
+
+
+def test_router_created_with_gateway_and_each_interface_once(exec_mod):
+    exec_mod.router_get.return_value = None
+    ret = openstack.router_present("demo-router", external_network="public",
+                                   interfaces=["demo-subnet", "other-subnet", "demo-subnet"])
+    assert ret["comment"] == "router demo-router created"
+    assert ret["changes"] == {"old": None, "new": {"external_network": "public",
+                                                   "interfaces": ["demo-subnet", "other-subnet"]}}
+    assert writes(exec_mod) == [
+        ("router_create", ("demo-router",), {"external_network": "public", "cloud": None}),
+        ("router_add_interface", ("demo-router", "demo-subnet"), {"cloud": None}),
+        ("router_add_interface", ("demo-router", "other-subnet"), {"cloud": None})]
+    exec_mod.reset_mock()
+    exec_mod.router_get.return_value = {"id": "r1", "name": "demo-router", "external_network": "public",
+                                        "interfaces": ["demo-subnet", "other-subnet"]}
+    ret = openstack.router_present("demo-router", external_network="public",
+                                   interfaces=["demo-subnet", "other-subnet", "demo-subnet"])
+    assert ret["result"] is True and ret["changes"] == {}
+    assert writes(exec_mod) == []
+
+
+def test_router_attached_to_a_missing_subnet_only(exec_mod):
+    exec_mod.router_get.return_value = {"id": "r1", "name": "demo-router", "external_network": "public",
+                                        "interfaces": ["demo-subnet"]}
+    ret = openstack.router_present("demo-router", external_network="public",
+                                   interfaces=["other-subnet", "demo-subnet"])
+    assert ret["changes"] == {"old": {"interfaces": ["demo-subnet"]},
+                              "new": {"interfaces": ["demo-subnet", "other-subnet"]}}
+    assert writes(exec_mod) == [("router_add_interface", ("demo-router", "other-subnet"), {"cloud": None})]
+
+
+def test_router_gateway_set(exec_mod):
+    exec_mod.router_get.return_value = {"id": "r1", "name": "demo-router", "external_network": None,
+                                        "interfaces": ["demo-subnet"]}
+    ret = openstack.router_present("demo-router", external_network="public", interfaces=["demo-subnet"])
+    assert ret["changes"] == {"old": {"external_network": None}, "new": {"external_network": "public"}}
+    assert writes(exec_mod) == [("router_update", ("demo-router",), {"external_network": "public", "cloud": None})]
+
+
+def test_router_absent(exec_mod):
+    exec_mod.router_get.return_value = {"id": "r1", "name": "demo-router", "external_network": "public",
+                                        "interfaces": ["demo-subnet"]}
+    assert openstack.router_absent("demo-router")["comment"] == "router demo-router deleted"
+    assert writes(exec_mod) == [("router_delete", ("demo-router",), {"cloud": None})]
+
+
+SSH_RULE = {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": None,
+            "direction": "ingress", "ethertype": "IPv4"}
+
+
+def test_security_group_rule_added_once(exec_mod):
+    exec_mod.security_group_rule_get.return_value = None
+    ret = openstack.security_group_rule_present("allow-ssh", protocol="tcp", port_range_min=22, port_range_max=22)
+    assert ret["comment"] == "rule allow-ssh of security group default created"
+    assert ret["changes"] == {"old": None, "new": SSH_RULE}
+    where = {"security_group": "default", "cloud": None}
+    exec_mod.security_group_rule_get.assert_called_once_with(**where, **SSH_RULE)
+    assert writes(exec_mod) == [("security_group_rule_create", (), dict(where, **SSH_RULE))]
+    exec_mod.reset_mock()
+    exec_mod.security_group_rule_get.return_value = dict(id="rule1", security_group="default", **SSH_RULE)
+    ret = openstack.security_group_rule_present("allow-ssh", protocol="tcp", port_range_min=22, port_range_max=22)
+    assert ret["result"] is True and ret["changes"] == {}
+    assert writes(exec_mod) == []
+
+
+KEY = "ssh-ed25519 AAAAC3Nza operator"
+
+
+def test_keypair_created_then_as_wanted(exec_mod):
+    exec_mod.keypair_get.return_value = None
+    ret = openstack.keypair_present("demo-key", KEY + "\n")
+    assert ret["comment"] == "keypair demo-key created"
+    assert writes(exec_mod) == [("keypair_create", ("demo-key", KEY + "\n"), {"cloud": None})]
+    exec_mod.reset_mock()
+    exec_mod.keypair_get.return_value = {"id": "demo-key", "name": "demo-key", "public_key": KEY}
+    assert openstack.keypair_present("demo-key", KEY + "\n")["changes"] == {}
+    assert writes(exec_mod) == []
+
+
+def test_keypair_of_another_key_is_replaced(exec_mod):
+    exec_mod.keypair_get.return_value = {"id": "demo-key", "name": "demo-key", "public_key": "ssh-rsa OLD old\n"}
+    ret = openstack.keypair_present("demo-key", KEY)
+    assert ret["comment"] == "keypair demo-key replaced"
+    assert ret["changes"] == {"old": {"public_key": "ssh-rsa OLD old"}, "new": {"public_key": KEY}}
+    assert writes(exec_mod) == [("keypair_delete", ("demo-key",), {"cloud": None}),
+                                ("keypair_create", ("demo-key", KEY), {"cloud": None})]
+
+
+@pytest.fixture
+def image_file(tmp_path):
+    """A local image of 3 MiB and a bit (more than one read), and its md5."""
+    path = tmp_path / "cirros.img"
+    data = bytes(range(256)) * (3 * 4096 + 1)
+    path.write_bytes(data)
+    return str(path), hashlib.md5(data).hexdigest()
+
+
+def active_image(checksum, **fields):
+    return dict({"id": "i1", "name": "cirros", "status": "active", "checksum": checksum, "disk_format": "qcow2",
+                 "container_format": "bare", "visibility": "public"}, **fields)
+
+
+def test_image_uploaded_once(exec_mod, image_file):
+    filename, checksum = image_file
+    exec_mod.image_get.return_value = None
+    ret = openstack.image_present("cirros", filename, disk_format="qcow2")
+    assert ret["comment"] == "image cirros created"
+    assert ret["changes"] == {"old": None, "new": {"filename": filename, "checksum": checksum, "disk_format": "qcow2",
+                                                   "container_format": "bare", "visibility": "public"}}
+    assert writes(exec_mod) == [("image_create", ("cirros", filename), {
+        "cloud": None, "disk_format": "qcow2", "container_format": "bare", "visibility": "public"})]
+    exec_mod.reset_mock()
+    exec_mod.image_get.return_value = active_image(checksum)
+    ret = openstack.image_present("cirros", filename, disk_format="qcow2")
+    assert ret["result"] is True and ret["changes"] == {}
+    assert writes(exec_mod) == []
+
+
+def test_image_with_other_data_is_refused_not_replaced(exec_mod, image_file):
+    filename, checksum = image_file
+    exec_mod.image_get.return_value = active_image("0" * 32)
+    ret = openstack.image_present("cirros", filename)
+    assert ret["result"] is False and ret["changes"] == {}
+    assert ret["comment"] == (f"image cirros has checksum {'0' * 32} but {filename} has {checksum}:"
+                              " delete the image to upload the file again")
+    assert writes(exec_mod) == []
+
+
+def test_image_not_active_is_refused(exec_mod, image_file):
+    filename, checksum = image_file
+    exec_mod.image_get.return_value = active_image(checksum, status="queued")
+    ret = openstack.image_present("cirros", filename)
+    assert ret["result"] is False and ret["comment"].startswith("image cirros is queued, not active")
+    assert writes(exec_mod) == []
+
+
+def test_image_from_a_missing_file_fails_clearly(exec_mod, tmp_path):
+    ret = openstack.image_present("cirros", str(tmp_path / "nowhere.img"))
+    assert ret == {"name": "cirros", "result": False, "changes": {},
+                   "comment": f"cannot read {tmp_path / 'nowhere.img'}: No such file or directory"}
+    assert writes(exec_mod) == []
+
+
+def server_state(status, fault=None):
+    return {"id": "v1", "name": "demo1", "status": status, "addresses": {}, "host": None, "fault": fault}
+
+
+SERVER_ARGS = {"image": "cirros", "flavor": "m1.nano", "network": "demo-net"}
+
+
+def test_server_booted_then_left_alone(exec_mod):
+    exec_mod.server_get.return_value = None
+    ret = openstack.server_present("demo1", key_name="demo-key", timeout=300, **SERVER_ARGS)
+    assert ret["comment"] == "server demo1 created"
+    assert ret["changes"] == {"old": None, "new": dict(SERVER_ARGS, key_name="demo-key")}
+    assert writes(exec_mod) == [("server_create", ("demo1",),
+                                 dict(SERVER_ARGS, key_name="demo-key", timeout=300, cloud=None))]
+    exec_mod.reset_mock()
+    exec_mod.server_get.return_value = server_state("ACTIVE")
+    ret = openstack.server_present("demo1", key_name="demo-key", **SERVER_ARGS)
+    assert ret["result"] is True and ret["changes"] == {}
+    assert writes(exec_mod) == []
+
+
+def test_shutoff_server_is_reported_not_started(exec_mod):
+    exec_mod.server_get.return_value = server_state("SHUTOFF")
+    ret = openstack.server_present("demo1", **SERVER_ARGS)
+    assert ret == {"name": "demo1", "result": True, "changes": {},
+                   "comment": "server demo1 exists and is SHUTOFF (not started)"}
+    assert writes(exec_mod) == []
+
+
+def test_server_in_error_fails_with_its_fault(exec_mod):
+    exec_mod.server_get.return_value = server_state("ERROR", fault="No valid host was found.")
+    ret = openstack.server_present("demo1", **SERVER_ARGS)
+    assert ret == {"name": "demo1", "result": False, "changes": {},
+                   "comment": "server demo1 is in ERROR: No valid host was found."}
+    assert writes(exec_mod) == []
+
+
+def test_server_boot_failure_fails_the_state(exec_mod):
+    exec_mod.server_get.return_value = None
+    exec_mod.server_create.side_effect = CommandExecutionError("server demo1 is in ERROR: No valid host was found.")
+    ret = openstack.server_present("demo1", **SERVER_ARGS)
+    assert ret == {"name": "demo1", "result": False, "changes": {},
+                   "comment": "server demo1 is in ERROR: No valid host was found."}
+
+
+def test_server_absent(exec_mod):
+    exec_mod.server_get.return_value = server_state("ACTIVE")
+    assert openstack.server_absent("demo1")["changes"] == {"old": server_state("ACTIVE"), "new": None}
+    assert writes(exec_mod) == [("server_delete", ("demo1",), {"cloud": None})]
+
+
+def test_floating_ip_allocated_once_with_its_address(exec_mod):
+    exec_mod.server_get.return_value = server_state("ACTIVE")
+    exec_mod.floating_ip_of.return_value = None
+    exec_mod.floating_ip_create.return_value = "203.0.113.7"
+    ret = openstack.floating_ip_present("demo1", network="public")
+    assert ret == {"name": "demo1", "result": True, "comment": "floating IP 203.0.113.7 of server demo1 created",
+                   "changes": {"old": None, "new": {"network": "public", "address": "203.0.113.7"}}}
+    assert writes(exec_mod) == [("floating_ip_create", ("demo1", "public"), {"cloud": None})]
+    exec_mod.reset_mock()
+    exec_mod.floating_ip_of.return_value = "203.0.113.7"
+    ret = openstack.floating_ip_present("demo1", network="public")
+    assert ret == {"name": "demo1", "result": True, "changes": {},
+                   "comment": "server demo1 has the floating IP 203.0.113.7"}
+    assert writes(exec_mod) == []
+
+
+def test_floating_ip_for_a_missing_server_fails(exec_mod):
+    exec_mod.server_get.return_value = None
+    exec_mod.floating_ip_create.side_effect = CommandExecutionError("server demo1 does not exist")
+    ret = openstack.floating_ip_present("demo1", network="public")
+    assert ret["result"] is False and ret["comment"] == "server demo1 does not exist"
+    exec_mod.floating_ip_of.assert_not_called()
+
+
+def test_server_group_created_then_as_wanted(exec_mod):
+    exec_mod.server_group_get.return_value = None
+    ret = openstack.server_group_present("demo-spread")
+    assert ret["result"] is True and ret["comment"] == "server group demo-spread created"
+    assert writes(exec_mod) == [("server_group_create", ("demo-spread", "anti-affinity"), {"cloud": None})]
+    exec_mod.reset_mock()
+    exec_mod.server_group_get.return_value = {"id": "g1", "name": "demo-spread", "policy": "anti-affinity"}
+    assert openstack.server_group_present("demo-spread")["changes"] == {}
+    assert writes(exec_mod) == []
+
+
+def test_server_group_of_another_policy_fails(exec_mod):
+    exec_mod.server_group_get.return_value = {"id": "g1", "name": "demo-spread", "policy": "affinity"}
+    ret = openstack.server_group_present("demo-spread", policy="anti-affinity")
+    assert ret["result"] is False and "exists with policy affinity" in ret["comment"]
+    assert writes(exec_mod) == []
+
+
+def test_server_booted_in_its_group(exec_mod):
+    exec_mod.server_get.return_value = None
+    openstack.server_present("demo1", server_group="demo-spread", **SERVER_ARGS)
+    assert writes(exec_mod)[0][2]["server_group"] == "demo-spread"
+
+
+@pytest.mark.parametrize("state, args, kwargs", [
+    ("server_group_present", ("demo-spread",), {}),
+    ("subnet_present", ("demo-subnet",), {"network": "demo-net", "cidr": "10.0.0.0/24"}),
+    ("router_present", ("demo-router",), {"external_network": "public", "interfaces": ["demo-subnet"]}),
+    ("security_group_rule_present", ("allow-ssh",), {"protocol": "tcp", "port_range_min": 22}),
+    ("keypair_present", ("demo-key", KEY), {}),
+    ("image_present", ("cirros",), {}),
+    ("server_present", ("demo1",), SERVER_ARGS),
+    ("floating_ip_present", ("demo1",), {"network": "public"}),
+])
+def test_new_resources_in_test_mode_write_nothing(opts, exec_mod, image_file, state, args, kwargs):
+    opts["test"] = True
+    if state == "image_present":
+        kwargs = {"filename": image_file[0]}
+    for read in READS:
+        getattr(exec_mod, read).return_value = None
+    ret = getattr(openstack, state)(*args, **kwargs)
+    assert ret["result"] is None and ret["comment"].endswith("would be created")
+    assert ret["changes"]["old"] is None and ret["changes"]["new"]
+    assert writes(exec_mod) == []
+
+
+@pytest.mark.parametrize("state, current, args, kwargs", [
+    ("subnet_present", ("subnet_get", SUBNET), ("demo-subnet",),
+     {"network": "demo-net", "cidr": "10.0.0.0/24", "enable_dhcp": False}),
+    ("router_present", ("router_get", {"id": "r1", "external_network": None, "interfaces": []}), ("demo-router",),
+     {"external_network": "public", "interfaces": ["demo-subnet"]}),
+    ("keypair_present", ("keypair_get", {"id": "demo-key", "public_key": "ssh-rsa OLD"}), ("demo-key", KEY), {}),
+    ("subnet_absent", ("subnet_get", SUBNET), ("demo-subnet",), {}),
+    ("router_absent", ("router_get", {"id": "r1"}), ("demo-router",), {}),
+    ("server_absent", ("server_get", server_state("ACTIVE")), ("demo1",), {}),
+])
+def test_new_resources_updated_or_deleted_in_test_mode_write_nothing(opts, exec_mod, state, current, args, kwargs):
+    opts["test"] = True
+    getattr(exec_mod, current[0]).return_value = current[1]
+    ret = getattr(openstack, state)(*args, **kwargs)
+    assert ret["result"] is None and ret["changes"]
+    assert writes(exec_mod) == []
