@@ -3,9 +3,10 @@ tools/build-test-image: the lab's test guest, built (or taken from its cache)
 and booted for real in qemu-system-x86_64 with TCG, like Nova's libvirt
 driver boots it where there is no KVM: the raw disk on virtio-blk, a
 virtio-net NIC. The guest's network is QEMU's user-mode network in restricted
-mode: it reaches nothing but what the test forwards (ports 7 and 8 from
-127.0.0.1, and a fake metadata service at 169.254.169.254 that QEMU answers
-by running a local script), so no traffic leaves this machine.
+mode: it reaches nothing but what the test forwards (ports 7, 8 and 9 from
+127.0.0.1, a fake metadata service at 169.254.169.254 that QEMU answers
+by running a local script, and an echo peer at 169.254.169.7:7 that QEMU
+answers with `cat`), so no traffic leaves this machine.
 
 The guest's DHCP event script (what Neutron's lease does to the interface,
 the MTU of option 26 first of all: QEMU's DHCP sends no MTU) runs under the
@@ -122,16 +123,20 @@ printf 'HTTP/1.0 %s\\r\\nContent-Type: text/plain\\r\\nContent-Length: %d\\r\\n\
 """
 
 
+# an address in the guest's network where QEMU runs `cat` for port 7
+ECHO_PEER = "169.254.169.7"
+
+
 @pytest.fixture(scope="module")
 def guest(image, tmp_path_factory):
-    """The image booted in QEMU (TCG), once for the module: {"serial": log path, "echo": port, "banner": port, "qemu": Popen}."""
+    """The image booted in QEMU (TCG), once for the module: {"serial": log path, "echo"/"banner"/"probe": port, "qemu": Popen}."""
     tmp_path = tmp_path_factory.mktemp("guest")
     metadata = tmp_path / "metadata.sh"
     metadata.write_text(METADATA)
     metadata.chmod(0o755)
     assert "," not in str(metadata)  # QEMU's option syntax
     serial = tmp_path / "serial.log"
-    echo_port, banner_port = free_port(), free_port()
+    echo_port, banner_port, probe_port = free_port(), free_port(), free_port()
     netdev = ",".join([
         "user,id=net0,restrict=on",
         # 169.254.169.0/24: the metadata address is on-link, as with a
@@ -139,7 +144,9 @@ def guest(image, tmp_path_factory):
         "net=169.254.169.0/24,host=169.254.169.2,dhcpstart=169.254.169.15",
         f"hostfwd=tcp:127.0.0.1:{echo_port}-:7",
         f"hostfwd=tcp:127.0.0.1:{banner_port}-:8",
+        f"hostfwd=tcp:127.0.0.1:{probe_port}-:9",
         f"guestfwd=tcp:169.254.169.254:80-cmd:{metadata}",
+        f"guestfwd=tcp:{ECHO_PEER}:7-cmd:cat",
     ])
     command = [
         "qemu-system-x86_64", "-machine", "pc,accel=tcg", "-m", "256", "-nographic",
@@ -150,7 +157,7 @@ def guest(image, tmp_path_factory):
     qemu = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, preexec_fn=die_with_pytest)
     try:
-        yield {"serial": serial, "echo": echo_port, "banner": banner_port, "qemu": qemu}
+        yield {"serial": serial, "echo": echo_port, "banner": banner_port, "probe": probe_port, "qemu": qemu}
     finally:
         qemu.terminate()
         try:
@@ -196,6 +203,14 @@ def test_guest_banner_names_the_metadata_hostname(guest):
     assert re.fullmatch(r"saltlab-test hostname=test-vm-1 ip=169\.254\.169\.15/24 router=\S+ mtu=1500\n", line), line
     log = guest["serial"].read_text(errors="replace")
     assert "saltlab-test: metadata hostname test-vm-1.novalocal" in log
+
+
+def test_guest_probe_reaches_an_echo_peer_and_tells_a_silent_one(guest):
+    wait_for(guest, "TCP echo on port 7", lambda: exchange(guest["echo"], b"up\n") == b"up\n", timeout=240)
+    # QEMU's user network answers no ping from a guest: only the TCP part can pass
+    assert exchange(guest["probe"], f"{ECHO_PEER}\n".encode()) == f"saltlab-probe {ECHO_PEER} tcp=ok icmp=failed\n".encode()
+    assert exchange(guest["probe"], b"169.254.169.8\n") == b"saltlab-probe 169.254.169.8 tcp=failed icmp=failed\n"
+    assert exchange(guest["probe"], b"x; reboot\n") == b"saltlab-probe: not an IPv4 address: x; reboot\n"
 
 
 # --- the DHCP event script, under the image's busybox, in a network namespace
