@@ -26,6 +26,9 @@ base:
   'G@roles:network or G@roles:compute':
     - match: compound
     - extbridge
+{%- if salt['pillar.get']('saltlab:services') %}
+    - openstack.agents
+{%- endif %}
   'roles:labhost':
     - match: grain
     - labhost

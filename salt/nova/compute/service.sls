@@ -1,0 +1,20 @@
+{%- from 'nova/map.jinja' import nova with context %}
+include:
+  - nova.compute.config
+
+nova-compute-libvirt:
+  service.running:
+    - name: {{ nova.compute.libvirt_service }}
+    - enable: true
+    - require:
+      - pkg: nova-compute-pkgs
+
+nova-compute-service:
+  service.running:
+    - name: {{ nova.compute.service }}
+    - enable: true
+    - require:
+      - service: nova-compute-libvirt
+    - watch:
+      - file: nova-compute-config
+      - file: nova-compute-hypervisor-config

@@ -1,0 +1,13 @@
+{#- The lab's OpenStack services on the network and compute nodes: the
+    Neutron agents when the lab has Neutron, nova-compute on compute nodes
+    when it has Nova (pillar saltlab:services, checked by map.jinja). #}
+{%- from 'openstack/map.jinja' import openstack with context %}
+{%- from 'lab/map.jinja' import roles with context %}
+include:
+  - extbridge
+{%- if 'neutron' in openstack.services %}
+  - neutron.agents
+{%- endif %}
+{%- if 'nova' in openstack.services and 'compute' in roles %}
+  - nova.compute
+{%- endif %}
