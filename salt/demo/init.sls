@@ -1,0 +1,9 @@
+{#- The demo, on the controller (`salt controller state.apply demo`):
+    what the admin provides (flavor, test image, the external network),
+    then in the demo project a VXLAN network behind a router, and two
+    servers on different compute nodes with floating IPs. Every state is
+    idempotent: a second run changes nothing. #}
+include:
+  - demo.admin
+  - demo.project
+  - demo.servers

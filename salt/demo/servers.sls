@@ -1,0 +1,42 @@
+{#- Two servers of the demo user on its network, each on another compute
+    node (an anti-affinity server group), each with a floating IP. #}
+{%- from 'demo/map.jinja' import demo with context %}
+include:
+  - demo.admin
+  - demo.project
+
+demo-server-group:
+  openstack.server_group_present:
+    - name: {{ demo.server_group }}
+    - policy: anti-affinity
+    - cloud: {{ demo.demo_cloud }}
+{%- for server in demo.servers %}
+
+demo-server-{{ server }}:
+  openstack.server_present:
+    - name: {{ server }}
+    - image: {{ demo.image.name }}
+    - flavor: {{ demo.flavor.name }}
+    - network: {{ demo.network.name }}
+    - key_name: {{ demo.keypair }}
+    - server_group: {{ demo.server_group }}
+    - cloud: {{ demo.demo_cloud }}
+    - require:
+      - openstack: demo-image
+      - openstack: demo-flavor
+      - openstack: demo-subnet
+      - openstack: demo-keypair
+      - openstack: demo-server-group
+{%-   for label in demo.security_group_rules | sort %}
+      - openstack: demo-security-group-{{ label }}
+{%-   endfor %}
+
+demo-floating-ip-{{ server }}:
+  openstack.floating_ip_present:
+    - name: {{ server }}
+    - network: {{ demo.external.network }}
+    - cloud: {{ demo.demo_cloud }}
+    - require:
+      - openstack: demo-server-{{ server }}
+      - openstack: demo-router
+{%- endfor %}
