@@ -444,10 +444,13 @@ def _start(node, nets):
     cgroups = _cgroups(name)
     for cgroup in cgroups:
         os.makedirs(cgroup, exist_ok=True)
+    # The console is read, into the console log: one nobody reads
+    # (--console=passive) fills up, and the node's init then blocks on its
+    # next status line (seen as a reboot that never ends).
     command = [
         "systemd-nspawn", "--boot", "--register=no", "--keep-unit", "--capability=all",
         "--directory", node["rootfs"], "--machine", name,
-        f"--network-namespace-path=/run/netns/{netns}", "--console=passive",
+        f"--network-namespace-path=/run/netns/{netns}", "--console=read-only",
     ]
     if node.get("kvm"):
         command.append("--bind=/dev/kvm")
