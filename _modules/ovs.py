@@ -98,6 +98,40 @@ def _find(table, name, columns):
     return {heading: _decode(value) for heading, value in zip(table_data["headings"], table_data["data"][0])}
 
 
+def switch_get():
+    """
+    The switch's own settings: ``other_config`` of the Open_vSwitch table's
+    one record (e.g. ``userspace-tso-enable``), as a dict of strings.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' ovs.switch_get
+    """
+    output = _vsctl("--format=json", "--columns=other_config", "list", "Open_vSwitch", ".")
+    return {"other_config": _decode(json.loads(output)["data"][0][0])}
+
+
+def switch_set(other_config):
+    """
+    Set keys of the switch's ``other_config`` (a dict; other keys are left
+    as they are). Some keys are read only when ovs-vswitchd starts: restart
+    it after changing them.
+
+    CLI Example:
+
+    .. code-block:: bash
+
+        salt '*' ovs.switch_set '{userspace-tso-enable: "true"}'
+    """
+    if not other_config:
+        raise SaltInvocationError("ovs.switch_set needs other_config keys")
+    _vsctl("set", "Open_vSwitch", ".",
+           *(f"other_config:{_quote(key)}={_quote(value)}" for key, value in other_config.items()))
+    return True
+
+
 def bridge_list():
     """
     Names of all bridges.

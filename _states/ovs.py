@@ -103,6 +103,25 @@ def _state(name, check):
         return ret
 
 
+def switch_configured(name, other_config):
+    """
+    The switch's ``other_config`` holds these keys and values (``name`` is
+    only a label; other keys are left alone). Keys that ovs-vswitchd reads
+    when it starts need a restart: ``watch`` this state from the service.
+    """
+    wanted = {str(key): _text(value) for key, value in other_config.items()}
+
+    def check(ret):
+        current = __salt__["ovs.switch_get"]()["other_config"]
+        old, new = _differences({key: current.get(key) for key in wanted}, wanted)
+        if not new:
+            ret["comment"] = "The switch's other_config is as wanted"
+            return ret
+        return _converge(ret, "The switch's other_config", old, new, lambda: __salt__["ovs.switch_set"](new))
+
+    return _state(name, check)
+
+
 def bridge_present(name, datapath_type=None, fail_mode=None):
     """
     The bridge ``name`` exists, with ``datapath_type`` (``system`` or

@@ -15,7 +15,7 @@ extbridge-{{ bridge }}:
     - name: {{ bridge }}
     - datapath_type: {{ ovs.datapath_type }}
     - require:
-      - service: ovs-service
+      - sls: ovs
 {%- endfor %}
 
 {%- for port, bridge, peer in [(extbridge.patch_port, extbridge.bridge, extbridge.physnet_patch_port),

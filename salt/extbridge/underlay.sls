@@ -22,7 +22,7 @@ extbridge-{{ underlay.bridge }}:
     - name: {{ underlay.bridge }}
     - datapath_type: {{ ovs.datapath_type }}
     - require:
-      - service: ovs-service
+      - sls: ovs
 
 extbridge-{{ underlay.nic }}:
   ovs.port_present:

@@ -17,3 +17,19 @@ ovs-service:
     - enable: true
     - require:
       - pkg: ovs-pkg
+{%- if ovs.datapath_type == 'netdev' %}
+
+ovs-switch-config:
+  ovs.switch_configured:
+    - name: userspace datapath
+    - other_config: {{ ovs.netdev_other_config | json }}
+    - require:
+      - service: ovs-service
+
+{#- a restart when that changes (ovs-vswitchd reads it at start) #}
+ovs-service-restart:
+  service.running:
+    - name: {{ ovs.service }}
+    - watch:
+      - ovs: ovs-switch-config
+{%- endif %}

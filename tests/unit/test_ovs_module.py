@@ -110,6 +110,27 @@ def test_bridge_add_plain_may_exist(run_all):
     assert argvs(run_all) == [VSCTL + ["--may-exist", "add-br", "br-phys"]]
 
 
+SWITCH = '{"data":[[["map",[["userspace-tso-enable","true"]]]]],"headings":["other_config"]}'
+
+
+def test_switch_get_reads_the_root_record(run_all):
+    run_all.return_value = reply(SWITCH)
+    assert ovs.switch_get() == {"other_config": {"userspace-tso-enable": "true"}}
+    assert argvs(run_all) == [VSCTL + ["--format=json", "--columns=other_config", "list", "Open_vSwitch", "."]]
+
+
+def test_switch_set_merges_quoted_keys(run_all):
+    assert ovs.switch_set({"userspace-tso-enable": "true", "max-idle": "30000"}) is True
+    assert argvs(run_all) == [VSCTL + ["set", "Open_vSwitch", ".", 'other_config:"userspace-tso-enable"="true"',
+                                       'other_config:"max-idle"="30000"']]
+
+
+def test_switch_set_needs_keys(run_all):
+    with pytest.raises(SaltInvocationError, match="needs other_config keys"):
+        ovs.switch_set({})
+    assert not run_all.called
+
+
 def test_bridge_set(run_all):
     ovs.bridge_set("br-ext", fail_mode="standalone")
     assert argvs(run_all) == [VSCTL + ["--", "set", "bridge", "br-ext", 'fail_mode="standalone"']]

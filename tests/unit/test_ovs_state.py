@@ -16,12 +16,12 @@ ovs = extensions.load("_states", "ovs")
 
 BR_EXT = {"name": "br-ext", "datapath_type": "netdev", "fail_mode": None, "other_config": {}, "external_ids": {}}
 VX1 = {"name": "vx1", "type": "vxlan", "options": {"key": "100", "remote_ip": "192.168.2.21"}, "bridge": "br-ext"}
-WRITES = ("bridge_add", "bridge_set", "bridge_delete", "port_add", "port_set", "port_delete")
+WRITES = ("switch_set", "bridge_add", "bridge_set", "bridge_delete", "port_add", "port_set", "port_delete")
 
 
 @pytest.fixture
 def configure_loader_modules(opts, exec_mod):
-    salt_dunder = {f"ovs.{name}": getattr(exec_mod, name) for name in ("bridge_get", "port_get") + WRITES}
+    salt_dunder = {f"ovs.{name}": getattr(exec_mod, name) for name in ("switch_get", "bridge_get", "port_get") + WRITES}
     return {ovs: {"__opts__": opts, "__salt__": salt_dunder}}
 
 
@@ -34,6 +34,29 @@ def test_virtual_needs_the_execution_module():
     assert ovs.__virtual__() == "ovs"
     with patch.dict(ovs.__salt__, clear=True):
         assert ovs.__virtual__()[0] is False
+
+
+def test_switch_config_set_where_it_differs(exec_mod):
+    exec_mod.switch_get.return_value = {"other_config": {"max-idle": "10000"}}
+    ret = ovs.switch_configured("tso", {"userspace-tso-enable": True, "max-idle": 10000})
+    assert ret["result"] is True and ret["changes"] == {"old": {"userspace-tso-enable": None},
+                                                        "new": {"userspace-tso-enable": "true"}}
+    assert writes(exec_mod) == [("switch_set", ({"userspace-tso-enable": "true"},), {})]
+
+
+def test_switch_config_as_wanted_changes_nothing(exec_mod):
+    exec_mod.switch_get.return_value = {"other_config": {"userspace-tso-enable": "true", "other": "x"}}
+    ret = ovs.switch_configured("tso", {"userspace-tso-enable": "true"})
+    assert ret["result"] is True and ret["changes"] == {}
+    assert writes(exec_mod) == []
+
+
+def test_switch_config_test_mode_writes_nothing(opts, exec_mod):
+    opts["test"] = True
+    exec_mod.switch_get.return_value = {"other_config": {}}
+    ret = ovs.switch_configured("tso", {"userspace-tso-enable": "true"})
+    assert ret["result"] is None and ret["changes"]["new"] == {"userspace-tso-enable": "true"}
+    assert writes(exec_mod) == []
 
 
 def test_bridge_created(exec_mod):
