@@ -9,6 +9,13 @@ nova-compute-libvirt:
     - require:
       - pkg: nova-compute-pkgs
 
+nova-compute-libvirt-guests-off:
+  service.dead:
+    - name: {{ nova.compute.libvirt_guests_service }}
+    - enable: false
+    - require:
+      - pkg: nova-compute-pkgs
+
 nova-compute-service:
   service.running:
     - name: {{ nova.compute.service }}
