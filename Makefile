@@ -4,7 +4,7 @@ SALT_CLOUD := .venv/bin/salt-cloud
 MAP ?= maps/local.yaml
 SSH_MASTER := python3 tools/lab.py ssh network
 
-.PHONY: lab deps test-deps highstate destroy destroy-all test unit bench
+.PHONY: lab deps test-deps highstate demo destroy destroy-all test unit bench
 
 # --timeout: a master on a busy small host may answer the publish late; the
 # CLI's default 5 s would make it publish the job a second time.
@@ -31,6 +31,16 @@ test-deps:
 highstate:
 	tools/push
 	$(SSH_MASTER) "salt '*' state.apply --state-output=changes --timeout=3000"
+
+# The demo on a running full lab: the test guest image (built once, from
+# Debian packages), pushed to the master, then the demo SLS on the controller.
+demo: deps
+	tools/build-test-image
+	tools/push
+	$(SSH_MASTER) "salt controller state.apply demo --state-output=changes --timeout=3000"
+	@echo
+	@echo "Demo servers (their floating IPs answer from the network node):"
+	$(SSH_MASTER) ". /root/demo-openrc && openstack server list"
 
 destroy: deps
 	$(SALT_CLOUD) -m $(MAP) -d -y

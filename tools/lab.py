@@ -152,16 +152,32 @@ class Lab:
             time.sleep(3)
         raise TimeoutError(f"minions not answering after {timeout} s: {answered}")
 
-    def highstate(self):
+    def apply(self, target="*", *sls):
         """
-        Apply the highstate on every minion; returns {minion: [state result]}.
+        `state.apply` on the target (the highstate, or the SLS given);
+        returns {minion: [state result]}.
         """
         # A busy minion may miss the CLI's job checks: wait for the returns.
-        returns, _ = self.salt("*", "state.apply", "--state-verbose=False", "--timeout=3000", timeout=3600)
+        returns, _ = self.salt(target, "state.apply", *([",".join(sls)] if sls else []),
+                               "--state-verbose=False", "--timeout=3000", timeout=3600)
         return {
             minion: list(states.values()) if isinstance(states, dict) else states
             for minion, states in returns.items()
         }
+
+    def highstate(self):
+        """The highstate on every minion: {minion: [state result]}."""
+        return self.apply()
+
+    def demo(self):
+        """
+        The demo, as `make demo` runs it: the test image built (or taken
+        from its cache) and pushed to the master, then the demo SLS on the
+        controller. Returns {minion: [state result]}.
+        """
+        self.run([self.repo / "tools/build-test-image"])
+        self.run([self.repo / "tools/push"])
+        return self.apply("controller", "demo")
 
     def select_lab(self, name):
         """
@@ -202,6 +218,50 @@ class Lab:
             json.dump({"clouds": clouds}, fh, indent=2)
         os.chmod(path, 0o600)
         return path
+
+    def connect(self, who="admin"):
+        """
+        An openstacksdk connection as admin or demo, with the operator's
+        clouds.yaml: through the proxy, over TLS verified against the lab CA.
+        """
+        import openstack.config  # pylint: disable=import-outside-toplevel  (the venv's, not the CLI's python3)
+        import openstack.connection  # pylint: disable=import-outside-toplevel
+
+        config = openstack.config.OpenStackConfig(config_files=[str(self.clouds_yaml())])
+        return openstack.connection.Connection(config=config.get_one(cloud=f"saltlab-{who}"))
+
+    def servers(self):
+        """
+        {name: {"host", "status", "fixed", "floating"}} of every server, as
+        the lab's admin sees them (fixed and floating: address lists).
+        """
+        servers = {}
+        for server in self.connect().compute.servers(all_projects=True, details=True):
+            addresses = [a for network in server.addresses.values() for a in network]
+            servers[server.name] = {
+                "host": server.compute_host, "status": server.status,
+                "fixed": [a["addr"] for a in addresses if a.get("OS-EXT-IPS:type") == "fixed"],
+                "floating": [a["addr"] for a in addresses if a.get("OS-EXT-IPS:type") == "floating"],
+            }
+        return servers
+
+    def tcp(self, address, port, line=""):
+        """
+        From the network node (the external network's gateway): connect to
+        address:port, send `line`, close our side; returns what came back
+        ("" when nothing answers).
+        """
+        script = (
+            "import socket, sys\n"
+            f"s = socket.create_connection(({address!r}, {port}), timeout=30)\n"
+            f"s.sendall({line.encode()!r})\n"
+            "s.shutdown(socket.SHUT_WR)\n"
+            "data = b''\n"
+            "while chunk := s.recv(65536):\n"
+            "    data += chunk\n"
+            "sys.stdout.write(data.decode())\n"
+        )
+        return self.ssh(BASTION_NODE, "python3 -", stdin=script, check=False).stdout
 
     def memory_of(self, node):
         """
