@@ -5,7 +5,11 @@ Figures of the local lab on this machine, printed as a table:
 - map up (salt-cloud -m maps/local.yaml -P: nodes created and deployed),
 - first highstate and a no-op highstate on all nodes (the controller, with
   the control plane, is the long pole: its states' own time is printed too),
-- memory of each running node (PSS of the processes in its cgroups),
+- the demo (`make demo`: test image, networks, two servers with floating
+  IPs) until both servers answer on their floating IPs, the time from an
+  empty machine to that, and a no-op re-run of highstate and demo,
+- memory of each running node (PSS of the processes in its cgroups; the
+  compute nodes' include their guests) and of the whole lab,
 - the floor of the controller's converge: a plain `apt-get install` of the
   same packages on a fresh controller node (what no tool can beat).
 
@@ -42,6 +46,20 @@ def states_time(states):
     return sum(s.get("duration", 0) for s in states if isinstance(s, dict)) / 1000
 
 
+def demo_answering(lab, timeout=600):
+    """
+    Wait until every server's floating IP answers with the test guest's
+    banner (port 8) from the network node.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        servers = lab.servers()
+        if servers and all(s["floating"] and lab.tcp(s["floating"][0], 8) for s in servers.values()):
+            return
+        time.sleep(5)
+    raise TimeoutError(f"demo servers not answering after {timeout} s")
+
+
 def controller_packages(lab):
     """
     Every package the controller's highstate installs.
@@ -68,13 +86,22 @@ def main():
                   [lab.repo / "tools/build-image", f"{scratch}/image", salt.version.__version__],
                   check=True, stdout=subprocess.DEVNULL)
     try:
+        started = time.monotonic()
         timed("map up (5 nodes, -P)", figures, lab.cloud, "-m", MAP, "-y", "-P", timeout=1800)
         lab.wait_for_minions(sorted(lab.nodes()))
         returns = timed("first highstate", figures, lab.highstate)
         figures.append(("  controller states' own time", f"{states_time(returns['controller']):.1f} s"))
+        timed("demo (make demo)", figures, lab.demo)
+        timed("  then until both servers answer", figures, demo_answering, lab)
+        figures.append(("empty machine to demo answering", f"{time.monotonic() - started:.1f} s"))
         timed("no-op highstate", figures, lab.highstate)
+        timed("no-op demo", figures, lab.demo)
+        total = 0
         for node in sorted(lab.nodes()):
-            figures.append((f"memory {node}", f"{lab.memory_of(node) / 2**20:.0f} MiB"))
+            memory = lab.memory_of(node)
+            total += memory
+            figures.append((f"memory {node}", f"{memory / 2**20:.0f} MiB"))
+        figures.append(("memory of the whole lab", f"{total / 2**20:.0f} MiB"))
         packages = controller_packages(lab)
         lab.cloud("-d", "controller", "-y")
         lab.cloud("-m", MAP, "-y", timeout=1800)  # a fresh controller
