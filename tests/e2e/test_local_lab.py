@@ -3,24 +3,31 @@ End to end on the local provider: the README's map comes up, the master on
 the network node drives every node, the highstate converges (first with the
 `core` lab, then switching to `full` changes only what full adds) and
 re-runs clean, the control plane answers through the TLS proxy to a real
-OpenStack client on this machine, bad pillar stops a highstate before it
-changes anything, and destroying the map leaves this machine as it was.
+OpenStack client on this machine, the demo boots a server on each compute
+node that answers on its floating IP and reaches the other over the tenant
+network, bad pillar stops a highstate before it changes anything, a compute
+node rebooted from inside brings its server back, and destroying the map
+leaves this machine as it was.
 
 The tests run in file order and share one lab (the `lab` fixture); the last
 one destroys it, and the fixture destroys it anyway if a test failed first.
 """
 
+import base64
+import hashlib
 import json
+import os
 import pathlib
 import re
 import secrets
 import socket
+import ssl
 import subprocess
 import time
+import urllib.parse
 
-import openstack.config
-import openstack.connection
 import pytest
+import requests
 
 from lab import Lab, host_leftovers
 
@@ -93,12 +100,15 @@ def test_switching_to_a_larger_lab_changes_only_what_it_adds(lab):
     lab.run([lab.repo / "tools/push"])  # the checkout's lab: full
     returns = lab.highstate()
     assert failed_states(returns) == []
-    # full adds nova, neutron and horizon, and their ports to the proxy
-    added = re.compile(r"^controller: (nova|neutron|horizon)[.:]|^network: proxy\.(config|service|firewall): ")
+    # full adds nova, neutron and horizon, and their ports to the proxy; the
+    # Neutron agents on the network and compute nodes, nova-compute
+    added = re.compile(r"^controller: (nova|neutron|horizon)[.:]|^network: proxy\.(config|service|firewall): "
+                       r"|^(network|compute\d): (neutron\.agents|openstack\.debconf)[.:]|^compute\d: nova\.compute\.")
     changed = changed_states(returns)
     assert [c for c in changed if not added.search(c)] == []
-    for formula in ("nova", "neutron", "horizon"):
-        assert any(c.startswith(f"controller: {formula}") for c in changed), formula
+    for prefix in ("controller: nova", "controller: neutron", "controller: horizon", "network: neutron.agents.",
+                   "compute1: neutron.agents.", "compute2: nova.compute."):
+        assert any(c.startswith(prefix) for c in changed), prefix
 
 
 def test_second_highstate_changes_nothing(lab):
@@ -182,11 +192,7 @@ def cloud(lab):
     Connect as admin or demo with the operator's clouds.yaml: through the
     proxy's public address, over TLS verified against the lab CA.
     """
-    config = openstack.config.OpenStackConfig(config_files=[str(lab.clouds_yaml())])
-
-    def connect(who="admin"):
-        return openstack.connection.Connection(config=config.get_one(cloud=f"saltlab-{who}"))
-    return connect
+    return lab.connect
 
 
 def proxy_address(lab):
@@ -230,7 +236,8 @@ def test_placement_answers(cloud):
     conn = cloud()
     root = conn.session.get("/", endpoint_filter={"service_type": "placement"}).json()
     assert root["versions"][0]["status"] == "CURRENT"
-    assert list(conn.placement.resource_providers()) == []
+    # the compute nodes' resource providers, when they have reported
+    assert {rp.name for rp in conn.placement.resource_providers()} <= {"compute1", "compute2"}
 
 
 def test_compute_controller_services_are_up(cloud):
@@ -243,6 +250,129 @@ def test_network_agent_list_answers(cloud):
     # the agents come with the network and compute nodes; the API answers
     assert isinstance(list(cloud().network.agents()), list)
     assert cloud().network.find_extension("router")
+
+
+def wait_until(what, check, timeout=300, interval=5):
+    """check() until it returns something truthy (returned), or fail naming `what` and the last value."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        assert time.monotonic() < deadline, f"{what}: not after {timeout} s (last: {result!r})"
+        time.sleep(interval)
+
+
+def test_compute_nodes_and_network_agents_are_up(cloud):
+    conn = cloud()
+
+    def computes_up():
+        up = {s.host for s in conn.compute.services() if s.binary == "nova-compute" and s.state == "up"}
+        return up if up == {"compute1", "compute2"} else None
+
+    wait_until("nova-compute up on both compute nodes", computes_up)
+    # mapped to cell1 and in placement, by the scheduler's periodic host discovery
+    wait_until("both compute nodes in placement",
+               lambda: {rp.name for rp in conn.placement.resource_providers()} == {"compute1", "compute2"})
+    wanted = {("Open vSwitch agent", "network"), ("Open vSwitch agent", "compute1"),
+              ("Open vSwitch agent", "compute2"), ("L3 agent", "network"), ("DHCP agent", "network"),
+              ("Metadata agent", "network")}
+    wait_until("every Neutron agent alive",
+               lambda: {(a.agent_type, a.host) for a in conn.network.agents() if a.is_alive} == wanted)
+
+
+def test_libvirt_virt_type_follows_the_kvm_check(lab):
+    decided, code = lab.salt("compute1", "kvm.check")
+    assert code == 0
+    expected = "kvm" if decided["compute1"]["usable"] else "qemu"
+    configured = lab.ssh("compute1", "sed -n 's/^virt_type = //p' /etc/nova/nova-compute.conf").stdout.strip()
+    assert configured == expected, decided
+
+
+def test_demo_boots_a_server_on_each_compute_node(lab):
+    returns = lab.demo()
+    assert failed_states(returns) == []
+    servers = lab.servers()
+    assert sorted(servers) == ["demo1", "demo2"]
+    assert all(s["status"] == "ACTIVE" for s in servers.values()), servers
+    assert sorted(s["host"] for s in servers.values()) == ["compute1", "compute2"], servers
+
+    def addressed():
+        found = lab.servers()
+        return found if all(len(s["fixed"]) == 1 and len(s["floating"]) == 1 for s in found.values()) else None
+
+    # Nova learns of a floating IP from Neutron a moment after it is associated
+    wait_until("each server with one fixed and one floating address", addressed, timeout=120)
+
+
+def test_second_highstate_and_demo_change_nothing(lab):
+    returns = lab.highstate()
+    returns.update({"controller (demo)": lab.demo()["controller"]})
+    assert failed_states(returns) == []
+    assert changed_states(returns) == []
+
+
+def banner(lab, address):
+    """The test guest's banner line (port 8), or "" when it does not answer."""
+    return lab.tcp(address, 8)
+
+
+def test_floating_ips_answer_from_the_network_node(lab):
+    for name, server in sorted(lab.servers().items()):
+        address = server["floating"][0]
+        proc = lab.ssh("network", f"ping -c 3 -W 5 {address}", check=False)
+        assert proc.returncode == 0, (name, proc.stdout)
+        line = wait_until(f"{name}'s banner on {address}:8", lambda a=address: banner(lab, a), timeout=120)
+        # its lease came over the tenant network from Neutron's DHCP, with the computed MTU
+        assert f"ip={server['fixed'][0]}/24 " in line and " mtu=1410 " in line, line
+        payload = secrets.token_hex(40000)
+        assert lab.tcp(address, 7, payload) == payload
+
+
+def test_servers_reach_each_other_over_the_tenant_network(lab):
+    servers = lab.servers()
+    for name, other in (("demo1", "demo2"), ("demo2", "demo1")):
+        target = servers[other]["fixed"][0]
+        answer = lab.tcp(servers[name]["floating"][0], 9, f"{target}\n")
+        assert answer == f"saltlab-probe {target} tcp=ok icmp=ok\n", (name, answer)
+
+
+def test_the_way_to_a_server_carries_the_mtu_and_no_more(lab):
+    address = lab.servers()["demo1"]["floating"][0]
+    fits = lab.ssh("network", f"ping -c 2 -W 5 -M do -s {1410 - 28} {address}", check=False)
+    assert fits.returncode == 0, fits.stdout + fits.stderr
+    too_big = lab.ssh("network", f"ping -c 2 -W 5 -M do -s {1410 - 27} {address}", check=False)
+    assert too_big.returncode != 0, too_big.stdout
+
+
+def test_novnc_console_through_the_proxy(lab, cloud):
+    conn = cloud("demo")
+    console = conn.compute.create_console(conn.compute.find_server("demo1"), console_type="novnc")
+    url = urllib.parse.urlsplit(console["url"])
+    assert (url.scheme, url.hostname, url.port) == ("https", proxy_address(lab), 6080), console
+    ca = lab.repo / "var" / "openstack" / "lab-ca.crt"
+    # the noVNC page, then its websocket: upgraded, and the guest's VNC server speaks
+    page = requests.get(console["url"], verify=str(ca), timeout=30)
+    assert page.status_code == 200 and "noVNC" in page.text
+    token_path = urllib.parse.parse_qs(url.query)["path"][0]
+    key = base64.b64encode(os.urandom(16)).decode()
+    context = ssl.create_default_context(cafile=str(ca))
+    with context.wrap_socket(socket.create_connection((url.hostname, url.port), timeout=30),
+                             server_hostname=url.hostname) as sock:
+        sock.sendall((f"GET /{token_path} HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\n"
+                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                      f"Sec-WebSocket-Protocol: binary\r\nOrigin: https://{url.netloc}\r\n\r\n").encode())
+        data = b""
+        while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < 14:
+            chunk = sock.recv(4096)
+            assert chunk, data
+            data += chunk
+    head, _, frame = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 "), head
+    accept = base64.b64encode(hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest())
+    assert b"Sec-WebSocket-Accept: " + accept in head, head
+    # one binary frame (0x82) whose payload is the RFB handshake
+    assert frame[0] == 0x82 and frame[2:14] == b"RFB 003.008\n", frame
 
 
 def test_horizon_login_as_demo_in_a_real_browser(lab, tmp_path_factory):
@@ -309,7 +439,7 @@ def test_bad_pillar_stops_the_highstate_before_any_change(lab, pillar, key):
     assert all(isinstance(e, str) and key in e for e in errors), errors
 
 
-def test_a_node_rebooted_from_inside_comes_back_as_a_minion(lab):
+def test_a_node_rebooted_from_inside_comes_back_as_a_minion(lab, cloud):
     # The kernel's boot id is the host's; the node's init start time is its own.
     init_started = "cut -d' ' -f22 /proc/1/stat"
     before = lab.ssh("compute2", init_started).stdout.strip()
@@ -327,6 +457,13 @@ def test_a_node_rebooted_from_inside_comes_back_as_a_minion(lab):
     # its external bridge and underlay bridge came back with it
     proc = ping_over_the_external_bridge(lab, "compute2", 1410 - 28)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    # and its demo server: nova-compute resumes it (started again if it is off)
+    conn = cloud("demo")
+    name, server = next((n, s) for n, s in lab.servers().items() if s["host"] == "compute2")
+    if server["status"] == "SHUTOFF":
+        conn.compute.start_server(conn.compute.find_server(name))
+    line = wait_until(f"{name} answering again", lambda: banner(lab, server["floating"][0]), timeout=300)
+    assert f"ip={server['fixed'][0]}/24 " in line
 
 
 def test_destroying_the_map_leaves_nothing(lab):
