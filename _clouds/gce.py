@@ -9,7 +9,10 @@ with the last node (or ``salt-cloud -f destroy_lab_networks gce``). The
 public network lets in only the operator's address, only on ICMP, SSH and
 the ports the lab's TLS proxy serves (read from the state tree's
 ``salt/openstack/defaults.yaml`` and ``salt/proxy/defaults.yaml``); mgmt and
-underlay let in everything from their own CIDR.
+underlay let in everything from their own CIDR. The mgmt network
+(``nat_network``) has a Cloud Router with Cloud NAT in the lab's region, so
+that nodes without an external address (compute, storage) reach Debian's
+mirror and PyPI; it is made and removed with the networks.
 
 Each node gets one NIC per network of its profile (in that order) with a
 fixed internal address (``host_number``: 12 gives 192.168.1.12 on mgmt), an
@@ -18,7 +21,11 @@ user ``stack`` (``ssh-keys`` metadata), Debian 13, the label
 ``saltlab: <lab_name>``, nested virtualization when the profile asks (Intel
 machine families only) and, for storage, an extra persistent disk. Nodes
 without a public NIC are deployed through the ``ssh_gateway_node`` (the
-network node), whose external address is looked up at deploy time.
+network node), whose external address is looked up at deploy time. The
+profiles' deploy script (``cloud.deploy.d/saltlab-gce.sh``) installs the
+pinned Salt, which Debian's image does not have. When the master is
+deployed, the driver records it in ``var/bastion`` (host, key and the SSH
+user ``stack``) and runs ``tools/push``, as the local provider does.
 
 Credentials: a service-account JSON key (``service_account_key``); the
 project defaults to the key's ``project_id``.
@@ -40,6 +47,7 @@ Provider configuration (``cloud.providers.d/gce.conf``):
         public:   {cidr: 10.99.0.0/24, external: True}
         mgmt:     {cidr: 192.168.1.0/24}
         underlay: {cidr: 192.168.2.0/24}
+      nat_network: mgmt                  # Cloud NAT for it; '' for none
 
 Profile keys: ``machine_type``, ``nics`` (network names, in NIC order),
 ``host_number``, ``nested_virtualization``, ``extra_disk_gb`` (a second
@@ -66,6 +74,8 @@ import json
 import logging
 import os
 import re
+import subprocess
+import sys
 import time
 import urllib.parse
 import urllib.request
@@ -110,6 +120,7 @@ DEFAULTS = {
     "disk_size_gb": 20,
     "disk_type": "pd-balanced",
     "ssh_gateway_node": "network",
+    "nat_network": "mgmt",
     "operation_timeout": 600,
     "poll_interval": 2,
     "request_timeout": 60,
@@ -129,6 +140,7 @@ CLIENTS = {
     "networks": "NetworksClient",
     "subnetworks": "SubnetworksClient",
     "firewalls": "FirewallsClient",
+    "routers": "RoutersClient",
     "disks": "DisksClient",
     "instances": "InstancesClient",
     "zone_operations": "ZoneOperationsClient",
@@ -289,9 +301,27 @@ def operator_cidr(value=None, url=None):
 
 def resource_names(lab, net):
     """
-    Network, subnetwork and firewall names of one lab network.
+    Network, subnetwork, firewall, router and NAT names of one lab network.
     """
-    return {"network": f"{lab}-{net}", "subnetwork": f"{lab}-{net}", "firewall": f"{lab}-{net}-in"}
+    return {"network": f"{lab}-{net}", "subnetwork": f"{lab}-{net}", "firewall": f"{lab}-{net}-in",
+            "router": f"{lab}-{net}-router", "nat": f"{lab}-{net}-nat"}
+
+
+def nat_network(nets, value=None):
+    """
+    The lab network that gets the Cloud NAT (``nat_network``, default
+    mgmt: the first NIC of the nodes without an external address), or None
+    when set to ''.
+    """
+    value = _cloud().setting("nat_network") if value is None else value
+    if not value:
+        return None
+    if value not in nets or nets[value]["external"]:
+        internal = ", ".join(n for n, s in nets.items() if not s["external"])
+        raise SaltCloudConfigError(
+            f"gce: nat_network {value!r} must be one of the internal lab_networks ({internal}), or '' for no Cloud NAT"
+        )
+    return value
 
 
 def network_body(lab, net, spec):
@@ -328,6 +358,22 @@ def firewall_body(project, lab, net, spec, operator=None, ports=None):
         name=resource_names(lab, net)["firewall"], direction="INGRESS", priority=1000,
         network=f"projects/{project}/global/networks/{resource_names(lab, net)['network']}",
         allowed=allowed, source_ranges=sources, description=f"saltlab lab {lab}: {what}",
+    )
+
+
+def router_body(project, region, lab, net):
+    """
+    A Cloud Router on the network with one Cloud NAT for all its
+    subnetworks' ranges, on addresses Google allocates.
+    """
+    names = resource_names(lab, net)
+    return compute_v1.Router(
+        name=names["router"], region=region,
+        network=f"projects/{project}/global/networks/{names['network']}",
+        description=f"saltlab lab {lab}: Cloud NAT for the nodes on {net} without an external address",
+        nats=[compute_v1.RouterNat(name=names["nat"],
+                                   source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+                                   nat_ip_allocate_option="AUTO_ONLY")],
     )
 
 
@@ -617,8 +663,8 @@ def _ensure(conn, kind, name, getter, inserter, scope, label):
 
 def ensure_lab_networks(conn, label="lab"):
     """
-    Make the lab's networks, subnetworks and firewall rules that do not
-    exist yet. Returns the names it made.
+    Make the lab's networks, subnetworks, firewall rules and Cloud Router
+    (with its NAT) that do not exist yet. Returns the names it made.
     """
     lab = lab_name()
     nets = lab_networks()
@@ -661,6 +707,15 @@ def ensure_lab_networks(conn, label="lab"):
                    functools.partial(conn.firewalls.insert, project=project, firewall_resource=body),
                    ("global",), label):
             made.append(names["firewall"])
+    net = nat_network(nets)
+    if net:
+        names = resource_names(lab, net)
+        if _ensure(conn, "router", names["router"],
+                   functools.partial(conn.routers.get, project=project, region=region, router=names["router"]),
+                   functools.partial(conn.routers.insert, project=project, region=region,
+                                     router_resource=router_body(project, region, lab, net)),
+                   ("region", region), label):
+            made.append(names["router"])
     return made
 
 
@@ -704,15 +759,19 @@ def update_lab_firewall(kwargs=None, call=None):
 
 def remove_lab_networks(conn, label="lab"):
     """
-    Delete the lab's firewall rules, subnetworks, then networks (what
-    exists of them). Returns the names it deleted.
+    Delete the lab's Cloud Router (its NAT goes with it), firewall rules,
+    subnetworks, then networks (what exists of them). Returns the names it
+    deleted.
     """
     lab = lab_name()
     nets = lab_networks()
     _zone, region = _place()
     project = conn.project
     removed = []
+    # the router whatever nat_network says now: it may have been made under another setting
     steps = [
+        ("router", "router", ("region", region),
+         lambda n: {"region": region, "router": n}, conn.routers),
         ("firewall", "firewall", ("global",),
          lambda n: {"firewall": n}, conn.firewalls),
         ("subnetwork", "subnetwork", ("region", region),
@@ -749,8 +808,9 @@ def _users_of_networks(conn, zone, lab):
 
 def create_lab_networks(kwargs=None, call=None):
     """
-    Make the lab's networks, subnetworks and firewall rules (what does not
-    exist yet); the first node of a map does this too.
+    Make the lab's networks, subnetworks, firewall rules and Cloud Router
+    with its NAT (what does not exist yet); the first node of a map does
+    this too.
 
     CLI example:
 
@@ -765,8 +825,8 @@ def create_lab_networks(kwargs=None, call=None):
 
 def destroy_lab_networks(kwargs=None, call=None):
     """
-    Delete the lab's firewall rules, subnetworks and networks, refused
-    while an instance still uses them.
+    Delete the lab's Cloud Router and NAT, firewall rules, subnetworks and
+    networks, refused while an instance still uses them.
 
     CLI example:
 
@@ -894,6 +954,32 @@ def _gateway(conn, zone, vm_, keyfile, name):
             "ssh_gateway_key": keyfile, "ssh_gateway_command": "-W %h:%p"}
 
 
+def _config_path(path):
+    """
+    Paths in the configuration are relative to the config dir (this repo).
+    """
+    return os.path.join(os.path.dirname(__opts__["conf_file"]), path)
+
+
+def _publish_master(name, host, keyfile, user):
+    """
+    Record the new master as the bastion (``var/bastion``: its address, the
+    operator's key and the SSH user, who uses sudo when not root) and push
+    the state tree and pillar to it (``tools/push``).
+    """
+    path = _config_path("var/bastion")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(f"bastion_host={host}\nbastion_key={keyfile}\nbastion_user={user}\n")
+    _cloud().progress(name, f"pushing the state tree and pillar to the master as {user} (tools/push)")
+    try:
+        proc = subprocess.run([_config_path("tools/push"), host], stdout=sys.stderr, check=False)
+    except OSError as exc:
+        raise SaltCloudSystemExit(f"gce: cannot run tools/push: {exc}") from None
+    if proc.returncode != 0:
+        raise SaltCloudSystemExit(f"gce: tools/push to the new master {host} failed (see above)")
+
+
 def create(vm_):
     """
     Create a node from a profile: the lab's networks first when they are
@@ -909,6 +995,7 @@ def create(vm_):
     name = validate_name(vm_["name"])
     lab = lab_name()
     nets = lab_networks()
+    nat_network(nets)
     zone, region = _place()
     spec = _node_spec(vm_, nets)
     keyfile = _cloud().operator_keyfile(vm_)
@@ -976,6 +1063,8 @@ def create(vm_):
             _cloud().progress(name, f"deploying Salt over SSH to {spec['ssh_username']}@{vm_['ssh_host']}"
                       + (f" via {gateway['ssh_gateway']}" if gateway else ""))
             ret = __utils__["cloud.bootstrap"](vm_, __opts__)
+            if config.get_cloud_config_value("make_master", vm_, __opts__) is True:
+                _publish_master(name, vm_["ssh_host"], keyfile, spec["ssh_username"])
         else:
             _cloud().progress(name, "up; Salt not deployed (deploy: False)")
             ret = {}

@@ -2,7 +2,8 @@
 A local fake of the Google Compute Engine REST API (``/compute/v1``), enough
 for the ``gce`` salt-cloud driver and the real google-cloud-compute client
 (REST transport): zones, machine types, images, networks, subnetworks,
-firewalls, disks, instances and zone, region and global operations, in the
+firewalls, routers (with their Cloud NAT), disks, instances and zone,
+region and global operations, in the
 API's JSON shapes (``kind``, ``selfLink``, ``id`` as a string, list pages
 with ``items`` and ``nextPageToken``, errors as
 ``{"error": {"code", "message", "errors": [{"reason", ...}]}}``), with state.
@@ -13,7 +14,9 @@ happens when the operation is done, after ``reads_to_done`` reads of it
 held). A failed operation is ``DONE`` with ``error.errors[]`` and changes
 nothing. The fake refuses what the API refuses and the driver must get
 right: a name in use (409), a missing or foreign reference (404/400), a
-network, subnetwork or disk still in use (400), an internal address taken
+network, subnetwork or disk still in use (400; a network also by a router),
+a second Cloud NAT for all subnetworks of a network in one region (400), an
+internal address taken
 or outside its subnetwork, more NICs than the machine type allows, nested
 virtualization on a machine type without it.
 
@@ -135,6 +138,7 @@ class ComputeAPI(server.FakeAPI):
         self.networks = {}        # name
         self.subnetworks = {}     # (region, name)
         self.firewalls = {}       # name
+        self.routers = {}         # (region, name)
         self.disks = {}           # (zone, name)
         self.instances = {}       # (zone, name)
         self.operations = {}      # name
@@ -448,7 +452,9 @@ class ComputeAPI(server.FakeAPI):
         network = self._get(self.networks, name, f"global/networks/{name}")
         for what, users in (("subnetworks", network["subnetworks"]),
                             ("firewalls", [f["selfLink"] for f in self.firewalls.values()
-                                           if f["network"] == network["selfLink"]])):
+                                           if f["network"] == network["selfLink"]]),
+                            ("routers", [r["selfLink"] for r in self.routers.values()
+                                         if r["network"] == network["selfLink"]])):
             if users:
                 raise ApiError(400, "resourceInUseByAnotherResource",
                                f"The network resource 'projects/{self.project}/global/networks/{name}' is already "
@@ -768,6 +774,82 @@ class ComputeAPI(server.FakeAPI):
                     self.disks.pop((zone, disk_name))
         return self._operation(("zones", zone), "delete", instance["selfLink"], apply, instance["id"])
 
+    # -- routers and their Cloud NAT ------------------------------------------------------
+
+    NAT_RANGES = ("ALL_SUBNETWORKS_ALL_IP_RANGES", "ALL_SUBNETWORKS_ALL_PRIMARY_IP_RANGES", "LIST_OF_SUBNETWORKS")
+
+    def list_routers(self, region, query, body):
+        self._region(region)
+        return self._list("compute#routerList", [r for (g, _n), r in self.routers.items() if g == region], query)
+
+    def get_router(self, region, name, query, body):
+        self._region(region)
+        return 200, self._public(self._get(self.routers, (region, name), f"regions/{region}/routers/{name}"))
+
+    def _router_nat(self, nat):
+        name = self._name(nat, "nat")
+        ranges = nat.get("sourceSubnetworkIpRangesToNat")
+        if ranges not in self.NAT_RANGES:
+            raise ApiError(400, "invalid", f"Invalid value for field 'resource.nats[0].sourceSubnetworkIpRangesToNat':"
+                                            f" '{ranges}'.")
+        option = nat.get("natIpAllocateOption")
+        if option not in ("AUTO_ONLY", "MANUAL_ONLY"):
+            raise ApiError(400, "invalid", f"Invalid value for field 'resource.nats[0].natIpAllocateOption': "
+                                            f"'{option}'.")
+        if option == "MANUAL_ONLY" and not nat.get("natIps"):
+            raise ApiError(400, "invalid", "natIps must be specified when natIpAllocateOption is MANUAL_ONLY.")
+        if ranges == "LIST_OF_SUBNETWORKS" and not nat.get("subnetworks"):
+            raise ApiError(400, "invalid", "subnetworks must be specified when sourceSubnetworkIpRangesToNat is "
+                                            "LIST_OF_SUBNETWORKS.")
+        record = {"name": name, "sourceSubnetworkIpRangesToNat": ranges, "natIpAllocateOption": option,
+                  "endpointTypes": list(nat.get("endpointTypes") or ["ENDPOINT_TYPE_VM"]),
+                  "enableEndpointIndependentMapping": bool(nat.get("enableEndpointIndependentMapping")),
+                  "enableDynamicPortAllocation": bool(nat.get("enableDynamicPortAllocation")),
+                  "type": nat.get("type") or "PUBLIC", "autoNetworkTier": "PREMIUM"}
+        for key in ("natIps", "subnetworks", "logConfig", "minPortsPerVm"):
+            if nat.get(key):
+                record[key] = copy.deepcopy(nat[key])
+        return record
+
+    def insert_router(self, region, query, body):
+        self._region(region)
+        name = self._name(body, "router")
+        _scope, network_name = self._ref(body.get("network"), "global/networks")
+        network = self._get(self.networks, network_name, f"global/networks/{network_name}")
+        nats = [self._router_nat(n) for n in body.get("nats") or []]
+        if len({n["name"] for n in nats}) != len(nats):
+            raise ApiError(400, "invalid", "Each NAT of a router needs its own name.")
+        if (region, name) in self.routers or ("routers", (region, name)) in self._pending:
+            raise ApiError(409, "alreadyExists",
+                           f"The resource 'projects/{self.project}/regions/{region}/routers/{name}' already exists")
+        whole = [n for n in nats if n["sourceSubnetworkIpRangesToNat"].startswith("ALL_SUBNETWORKS")]
+        for (other_region, _other), other in self.routers.items():
+            if other_region == region and other["network"] == network["selfLink"] and whole and other.get("nats"):
+                raise ApiError(400, "invalid", f"Network '{network_name}' already has a NAT in region '{region}' "
+                                                f"(router '{other['name']}'); a NAT for all its subnetworks "
+                                                "cannot be added.")
+        pending = self._reserve("routers", (region, name), f"regions/{region}/routers/{name}")
+        link = self.link("regions", region, "routers", name)
+        record = {"kind": "compute#router", "id": self._id(), "creationTimestamp": _now(), "name": name,
+                  "description": body.get("description", ""), "region": self.link("regions", region),
+                  "network": network["selfLink"], "selfLink": link, "encryptedInterconnectRouter": False}
+        if nats:
+            record["nats"] = nats
+
+        def apply():
+            if network_name not in self.networks:
+                raise ApiError(404, "notFound", f"The resource 'global/networks/{network_name}' was not found")
+            self._created("routers", (region, name), record)
+        return self._operation(("regions", region), "insert", link, apply, record["id"], pending)
+
+    def delete_router(self, region, name, query, body):
+        self._region(region)
+        router = self._get(self.routers, (region, name), f"regions/{region}/routers/{name}")
+
+        def apply():
+            self.routers.pop((region, name), None)
+        return self._operation(("regions", region), "delete", router["selfLink"], apply, router["id"])
+
     # -- routing ------------------------------------------------------------------------------
 
     NAME = "([a-z0-9][-a-z0-9]*)"
@@ -789,6 +871,10 @@ class ComputeAPI(server.FakeAPI):
         (f"/global/firewalls/{NAME}", "GET", get_firewall),
         (f"/global/firewalls/{NAME}", "PATCH", patch_firewall),
         (f"/global/firewalls/{NAME}", "DELETE", delete_firewall),
+        (f"/regions/{NAME}/routers", "GET", list_routers),
+        (f"/regions/{NAME}/routers", "POST", insert_router),
+        (f"/regions/{NAME}/routers/{NAME}", "GET", get_router),
+        (f"/regions/{NAME}/routers/{NAME}", "DELETE", delete_router),
         (f"/zones/{NAME}/disks", "GET", list_disks),
         (f"/zones/{NAME}/disks", "POST", insert_disk),
         (f"/zones/{NAME}/disks/{NAME}", "GET", get_disk),
@@ -838,7 +924,8 @@ class ComputeAPI(server.FakeAPI):
         Every resource the fake holds, as sorted "kind/name" strings.
         """
         return sorted([f"network/{n}" for n in self.networks] + [f"subnetwork/{n}" for _r, n in self.subnetworks]
-                      + [f"firewall/{n}" for n in self.firewalls] + [f"disk/{n}" for _z, n in self.disks]
+                      + [f"firewall/{n}" for n in self.firewalls] + [f"router/{n}" for _r, n in self.routers]
+                      + [f"disk/{n}" for _z, n in self.disks]
                       + [f"instance/{n}" for _z, n in self.instances])
 
     # -- the server ------------------------------------------------------------------------------

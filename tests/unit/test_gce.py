@@ -9,16 +9,24 @@ right NICs in the right order with the profiles' fixed addresses, the
 nested-virtualization flag on compute nodes only (and only on Intel
 families), the ssh-keys metadata for stack, labels, the storage disk; the
 public firewall opens the proxy's ports (read from the state tree) to the
-operator's address only. Against the fake: the lab's networks, subnetworks,
-firewalls, instances and disks are made once, reused, and deleted with the
-last node, networks last. Error mapping: 403, quota, an operation that ends
-in error, a timeout, a bad key, an unknown zone or machine type each give
-one clear message and leave nothing behind.
+operator's address only; the mgmt network's Cloud Router has one NAT for
+all its ranges. Against the fake: the lab's networks, subnetworks,
+firewalls, router, instances and disks are made once, reused, and deleted
+with the last node, the router first, networks last; the deployed master
+is recorded in var/bastion (user stack) and pushed to. Error mapping: 403,
+quota, an operation that ends in error, a timeout, a bad key, an unknown
+zone or machine type each give one clear message and leave nothing behind.
+tools/push logs in as var/bastion's user, with sudo when not root, and the
+gce deploy script reaches the node as salt-cloud renders it.
 """
 
 import copy
 import json
+import os
 import pathlib
+import re
+import shutil
+import subprocess
 from unittest.mock import MagicMock
 
 import pytest
@@ -83,8 +91,24 @@ def provider(compute, keyfile):
 
 
 @pytest.fixture
-def configure_loader_modules(tmp_path, provider, bootstrap):
+def config_dir(tmp_path):
+    """
+    salt-cloud's configuration directory: a tools/push that records its
+    arguments (in pushed) and what var/bastion said when it ran.
+    """
+    conf = tmp_path / "conf"
+    (conf / "tools").mkdir(parents=True)
+    push = conf / "tools/push"
+    push.write_text('#!/bin/sh\ncd "$(dirname "$0")/.."\n. var/bastion\n'
+                    'echo "$* $bastion_user $bastion_host" >> pushed\nexit "${PUSH_EXIT:-0}"\n')
+    push.chmod(0o755)
+    return conf
+
+
+@pytest.fixture
+def configure_loader_modules(tmp_path, provider, bootstrap, config_dir):
     opts = {
+        "conf_file": str(config_dir / "cloud"),
         "providers": {"gce": {"gce": provider}},
         "profiles": profiles(),
         "sock_dir": str(tmp_path / "sock"),
@@ -191,6 +215,28 @@ def test_instance_bodies_carry_nics_addresses_keys_labels_and_nested_virtualizat
     assert [(d.boot, d.source) for d in body.disks] == [(True, ""), (False, "projects/p/d")]
 
 
+def test_the_router_body_is_one_cloud_nat_for_the_whole_network():
+    router = gce.router_body(PROJECT, "europe-west1", "lab1", "mgmt")
+    assert (router.name, router.region) == ("lab1-mgmt-router", "europe-west1")
+    assert router.network == f"projects/{PROJECT}/global/networks/lab1-mgmt"
+    [nat] = router.nats
+    assert (nat.name, nat.source_subnetwork_ip_ranges_to_nat, nat.nat_ip_allocate_option) == (
+        "lab1-mgmt-nat", "ALL_SUBNETWORKS_ALL_IP_RANGES", "AUTO_ONLY")
+
+
+@pytest.mark.parametrize("value, message", [
+    ("public", "nat_network 'public' must be one of the internal lab_networks \\(mgmt, underlay\\)"),
+    ("storage", "nat_network 'storage' must be one of the internal lab_networks"),
+])
+def test_the_nat_network_must_be_an_internal_one(compute, provider, value, message):
+    assert gce.nat_network(gce.lab_networks()) == "mgmt"
+    assert gce.nat_network(gce.lab_networks(), "") is None
+    provider["nat_network"] = value
+    with pytest.raises(SaltCloudConfigError, match=message):
+        gce.create(node("network"))
+    assert posts(compute) == []
+
+
 @pytest.mark.parametrize("machine_type", ["n1-standard-4", "n2-standard-8", "c2-standard-4", "c3-standard-4"])
 def test_intel_families_may_nest(machine_type):
     gce.check_nested_virtualization(machine_type)
@@ -268,12 +314,13 @@ def test_the_operator_address_is_detected_when_not_given(compute, provider):
 # against the fake
 
 
-def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap):
+def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap, config_dir):
     ret = build_lab()
     assert compute.resources() == sorted(
         [f"network/saltlab-{n}" for n in ("public", "mgmt", "underlay")]
         + [f"subnetwork/saltlab-{n}" for n in ("public", "mgmt", "underlay")]
         + [f"firewall/saltlab-{n}-in" for n in ("public", "mgmt", "underlay")]
+        + ["router/saltlab-mgmt-router"]
         + [f"instance/{n}" for n in LAB] + [f"disk/{n}" for n in LAB] + ["disk/storage-data"])
     # networks: custom mode, MTU 1460; subnetworks in the zone's region
     for net, cidr in (("public", "10.99.0.0/24"), ("mgmt", "192.168.1.0/24"), ("underlay", "192.168.2.0/24")):
@@ -287,6 +334,12 @@ def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap):
                                  {"IPProtocol": "tcp", "ports": [str(p) for p in gce.public_ports()]}]
     assert compute.firewalls["saltlab-mgmt-in"]["sourceRanges"] == ["192.168.1.0/24"]
     assert compute.firewalls["saltlab-underlay-in"]["allowed"] == [{"IPProtocol": "all"}]
+    # Cloud NAT for the nodes without an external address: on mgmt, in the zone's region
+    router = compute.routers[("europe-west1", "saltlab-mgmt-router")]
+    assert router["network"].endswith(f"/projects/{PROJECT}/global/networks/saltlab-mgmt")
+    assert router["region"].endswith("/regions/europe-west1")
+    assert [(n["name"], n["sourceSubnetworkIpRangesToNat"], n["natIpAllocateOption"]) for n in router["nats"]] == [
+        ("saltlab-mgmt-nat", "ALL_SUBNETWORKS_ALL_IP_RANGES", "AUTO_ONLY")]
     # instances: NICs in profile order with fixed addresses, external addresses on public only
     instances = {name: compute.instances[(ZONE, name)] for name in LAB}
     assert nics(instances["network"]) == [("saltlab-public", "10.99.0.12", True), ("saltlab-mgmt", "192.168.1.12", False),
@@ -326,12 +379,16 @@ def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap):
                                                "ssh_gateway_key": str(keyfile), "ssh_gateway_command": "-W %h:%p"}
     assert {v["ssh_username"] for v in deployed.values()} == {"stack"}
     assert ret["network"]["deploy_kwargs"] == {"host": "x"}
+    # the master is the bastion, reached as stack, and got the state tree
+    assert (config_dir / "var/bastion").read_text() == (
+        f"bastion_host={network_ip}\nbastion_key={keyfile}\nbastion_user=stack\n")
+    assert (config_dir / "pushed").read_text() == f"{network_ip} stack {network_ip}\n"
     assert ret["storage"]["private_ips"] == ["192.168.1.31"] and ret["storage"]["public_ips"] == []
     # the networks were made once: by the first node
     assert [p for p in posts(compute) if p.startswith(("global/", "regions/"))] == [
         "global/networks", "global/networks", "global/networks",
         "regions/europe-west1/subnetworks", "regions/europe-west1/subnetworks", "regions/europe-west1/subnetworks",
-        "global/firewalls", "global/firewalls", "global/firewalls"]
+        "global/firewalls", "global/firewalls", "global/firewalls", "regions/europe-west1/routers"]
 
 
 def test_listing_showing_and_a_second_create(compute):
@@ -362,12 +419,13 @@ def test_destroy_removes_everything_and_the_networks_last(compute):
     for name in LAB:
         ret = gce.destroy(name, call="action")
         assert ret["destroyed"] == name
-    assert ret["networks_deleted"] == [f"saltlab-{n}-in" for n in ("public", "mgmt", "underlay")] + [
+    assert ret["networks_deleted"] == ["saltlab-mgmt-router"] + [
+        f"saltlab-{n}-in" for n in ("public", "mgmt", "underlay")] + [
         f"saltlab-{n}" for n in ("public", "mgmt", "underlay")] * 2
     assert compute.resources() == []
     deleted = deletes(compute)
-    assert [d.split("/")[-2] for d in deleted] == ["instances"] * 5 + ["firewalls"] * 3 + ["subnetworks"] * 3 + [
-        "networks"] * 3
+    assert [d.split("/")[-2] for d in deleted] == ["instances"] * 5 + ["routers"] + ["firewalls"] * 3 + [
+        "subnetworks"] * 3 + ["networks"] * 3
     with pytest.raises(SaltCloudSystemExit, match="has no instance network of lab saltlab"):
         gce.destroy("network", call="action")
 
@@ -375,8 +433,10 @@ def test_destroy_removes_everything_and_the_networks_last(compute):
 def test_the_lab_networks_functions(compute):
     assert gce.create_lab_networks(call="function") == {"created": [
         "saltlab-public", "saltlab-mgmt", "saltlab-underlay"] * 2 + [
-        "saltlab-public-in", "saltlab-mgmt-in", "saltlab-underlay-in"]}
+        "saltlab-public-in", "saltlab-mgmt-in", "saltlab-underlay-in", "saltlab-mgmt-router"]}
+    compute.requests.clear()
     assert gce.create_lab_networks(call="function") == {"created": []}
+    assert posts(compute) == []
     gce.create(node("storage", deploy=False))
     with pytest.raises(SaltCloudSystemExit, match="still used by storage; destroy those first"):
         gce.destroy_lab_networks(call="function")
@@ -387,6 +447,51 @@ def test_the_lab_networks_functions(compute):
     assert gce.destroy_lab_networks(call="function") == {"deleted": []}
     with pytest.raises(SaltCloudSystemExit, match="-f or --function"):
         gce.create_lab_networks()
+
+
+def test_without_a_nat_network_no_router_is_made(compute, provider):
+    provider["nat_network"] = ""
+    assert "saltlab-mgmt-router" not in gce.create_lab_networks(call="function")["created"]
+    assert compute.routers == {}
+    assert "saltlab-mgmt-router" not in gce.destroy_lab_networks(call="function")["deleted"]
+    assert compute.resources() == []
+
+
+def test_a_router_the_api_refuses_is_one_message_and_the_next_run_makes_it(compute):
+    compute.fail_request("POST", "/routers$", 403, "forbidden",
+                         f"Required 'compute.routers.create' permission for 'projects/{PROJECT}/regions/"
+                         "europe-west1/routers/saltlab-mgmt-router'")
+    with pytest.raises(SaltCloudSystemExit) as info:
+        gce.create(node("network"))
+    assert str(info.value) == (
+        "gce: permission denied while creating router saltlab-mgmt-router: Required 'compute.routers.create' "
+        f"permission for 'projects/{PROJECT}/regions/europe-west1/routers/saltlab-mgmt-router' (the service account "
+        f"needs Compute Instance Admin (v1), Compute Network Admin, Compute Security Admin and Service Account User "
+        f"on project {PROJECT})")
+    # no node was started without its way out; the networks made stay for the next run
+    assert not [r for r in compute.resources() if r.startswith(("instance/", "disk/", "router/"))]
+    compute.fail_operation("insert", "/routers/saltlab-mgmt-router$", "QUOTA_EXCEEDED",
+                           "Quota 'ROUTERS' exceeded.  Limit: 0.0 in region europe-west1.")
+    with pytest.raises(SaltCloudSystemExit, match=r"^gce: quota exceeded while creating router saltlab-mgmt-router: "
+                                                  r"Quota 'ROUTERS' exceeded.  Limit: 0.0 in region europe-west1.$"):
+        gce.create_lab_networks(call="function")
+    assert compute.routers == {}
+    compute.requests.clear()
+    assert gce.create_lab_networks(call="function") == {"created": ["saltlab-mgmt-router"]}
+    gce.create(node("network"))
+    assert (ZONE, "network") in compute.instances
+
+
+def test_a_failed_push_to_the_master_removes_it(compute, config_dir, monkeypatch):
+    monkeypatch.setenv("PUSH_EXIT", "1")
+    with pytest.raises(SaltCloudSystemExit, match=r"^gce: tools/push to the new master 203\.0\.113\.\d+ failed"):
+        gce.create(node("network"))
+    assert not [r for r in compute.resources() if r.startswith(("instance/", "disk/"))]
+    # a node that is not the master pushes nothing
+    monkeypatch.delenv("PUSH_EXIT")
+    (config_dir / "pushed").unlink()
+    gce.create(node("controller"))
+    assert not (config_dir / "pushed").exists()
 
 
 def test_the_public_firewall_follows_the_operator_address(compute, provider):
@@ -629,3 +734,116 @@ def test_the_fake_answers_in_the_apis_shapes(compute):
     assert failed["status"] == "DONE" and failed["httpErrorStatusCode"] == 400
     assert failed["error"] == {"errors": [{"code": "RESOURCE_IN_USE_BY_ANOTHER_RESOURCE", "message": "in use"}]}
     assert "n3" in compute.networks
+
+
+def test_the_fake_serves_routers_with_cloud_nat(compute):
+    base = f"{compute.url}/compute/v1/projects/{PROJECT}"
+    op = requests.post(f"{base}/global/networks", json={"name": "n1", "autoCreateSubnetworks": False}).json()
+    requests.post(f"{base}/global/operations/{op['name']}/wait")
+    nat = {"name": "nat1", "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_IP_RANGES",
+           "natIpAllocateOption": "AUTO_ONLY"}
+    op = requests.post(f"{base}/regions/europe-west1/routers",
+                       json={"name": "r1", "network": "global/networks/n1", "nats": [nat]}).json()
+    assert op["kind"] == "compute#operation" and op["selfLink"].endswith(f"/regions/europe-west1/operations/{op['name']}")
+    assert requests.post(f"{base}/regions/europe-west1/operations/{op['name']}/wait").json()["status"] == "DONE"
+    router = requests.get(f"{base}/regions/europe-west1/routers/r1").json()
+    assert router["kind"] == "compute#router" and router["selfLink"] == op["targetLink"]
+    assert router["network"] == f"https://www.googleapis.com/compute/v1/projects/{PROJECT}/global/networks/n1"
+    assert router["nats"][0]["natIpAllocateOption"] == "AUTO_ONLY"
+    listed = requests.get(f"{base}/regions/europe-west1/routers").json()
+    assert listed["kind"] == "compute#routerList" and [r["name"] for r in listed["items"]] == ["r1"]
+    # one NAT for all of a network's subnetworks per region; bad NAT settings; the network is in use
+    second = requests.post(f"{base}/regions/europe-west1/routers",
+                           json={"name": "r2", "network": "global/networks/n1", "nats": [nat]})
+    assert second.status_code == 400 and "already has a NAT" in second.json()["error"]["message"]
+    bad = requests.post(f"{base}/regions/europe-west1/routers", json={
+        "name": "r3", "network": "global/networks/n1", "nats": [dict(nat, natIpAllocateOption="MANUAL_ONLY")]})
+    assert bad.status_code == 400 and "natIps" in bad.json()["error"]["message"]
+    in_use = requests.delete(f"{base}/global/networks/n1")
+    assert in_use.status_code == 400 and "routers/r1" in in_use.json()["error"]["message"]
+    op = requests.delete(f"{base}/regions/europe-west1/routers/r1").json()
+    requests.post(f"{base}/regions/europe-west1/operations/{op['name']}/wait")
+    assert requests.get(f"{base}/regions/europe-west1/routers/r1").status_code == 404
+    assert compute.routers == {}
+
+
+# ---------------------------------------------------------------------------
+# tools/push and the deploy script
+
+
+@pytest.fixture
+def push_tree(tmp_path):
+    """
+    A copy of tools/push in a checkout of its own, with an ssh and an rsync
+    on PATH that record their arguments instead of connecting.
+    """
+    tree = tmp_path / "checkout"
+    (tree / "tools").mkdir(parents=True)
+    shutil.copy(REPO / "tools/push", tree / "tools/push")
+    for part in ("salt", "pillar", "_modules"):
+        (tree / part).mkdir()
+    (tree / "pillar/secrets.sls").write_text("{}\n")
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    for command in ("ssh", "rsync"):
+        (shims / command).write_text(f'#!/bin/sh\nprintf "%s|" {command} "$@" >> "{tmp_path}/calls"\necho >> "{tmp_path}/calls"\n')
+        (shims / command).chmod(0o755)
+
+    def run(*args, bastion=None):
+        if bastion is not None:
+            (tree / "var").mkdir(exist_ok=True)
+            (tree / "var/bastion").write_text(bastion)
+        (tmp_path / "calls").unlink(missing_ok=True)
+        env = dict(os.environ, PATH=f"{shims}:{os.environ['PATH']}")
+        proc = subprocess.run([str(tree / "tools/push"), *args], env=env, capture_output=True, text=True, check=False)
+        assert proc.returncode == 0, proc.stderr
+        return [line.rstrip("|").split("|") for line in (tmp_path / "calls").read_text().splitlines()]
+    return run
+
+
+def test_push_logs_in_as_root_by_default(push_tree):
+    calls = push_tree(bastion="bastion_host=10.99.0.12\nbastion_key=var/ssh/lab_ed25519\n")
+    assert calls[0][0] == "ssh" and calls[0][-2:] == [
+        "root@10.99.0.12", "install -d -m 0755 /srv/saltlab && install -d -m 0700 /srv/saltlab/pillar"]
+    rsyncs = [c for c in calls if c[0] == "rsync"]
+    assert [c[-1] for c in rsyncs] == ["root@10.99.0.12:/srv/saltlab/salt/", "root@10.99.0.12:/srv/saltlab/salt/_modules/",
+                                       "root@10.99.0.12:/srv/saltlab/pillar/"]
+    assert not any(a.startswith("--rsync-path") for c in rsyncs for a in c)
+
+
+@pytest.mark.parametrize("args, bastion", [
+    ((), "bastion_host=203.0.113.10\nbastion_key=/k/gcp-default-key\nbastion_user=stack\n"),
+    (("stack@203.0.113.10",), ""),
+])
+def test_push_uses_sudo_for_another_user(push_tree, args, bastion):
+    calls = push_tree(*args, bastion=bastion)
+    assert calls[0][-2:] == ["stack@203.0.113.10",
+                             "sudo install -d -m 0755 /srv/saltlab && sudo install -d -m 0700 /srv/saltlab/pillar"]
+    rsyncs = [c for c in calls if c[0] == "rsync"]
+    assert len(rsyncs) == 3
+    for call in rsyncs:
+        assert "--rsync-path=sudo rsync" in call and call[-1].startswith("stack@203.0.113.10:/srv/saltlab/")
+
+
+def test_the_gce_profiles_deploy_salt_with_saltlab_gce():
+    script = REPO / "cloud.deploy.d/saltlab-gce.sh"
+    for name, profile in profiles().items():
+        assert profile["script"] == "saltlab-gce" and profile["ssh_username"] == "stack", name
+        # the files it runs with are uploaded from the checkout to where it looks for them
+        assert sorted(profile["file_map"].values()) == ["/var/tmp/saltlab-deploy/requirements.txt",
+                                                        "/var/tmp/saltlab-deploy/saltlab-node.sh"]
+        assert all((REPO / local).is_file() for local in profile["file_map"]), name
+    # what salt-cloud uploads: rendered as a Jinja template, it must stay the same shell
+    rendered = salt.utils.cloud.os_script("saltlab-gce", {}, {"deploy_scripts_search_path": [str(REPO / "cloud.deploy.d")]})
+    assert rendered == script.read_text().rstrip("\n")
+    # salt-cloud adds the bootstrap flags (-c DIR -M ...) only to scripts that name bootstrap-salt
+    assert "bootstrap-salt" in rendered
+    subprocess.run(["sh", "-n", str(script)], check=True)
+    # the pin it installs is the operator's
+    pins = dict(line.split("==") for line in (REPO / "requirements.txt").read_text().splitlines()
+                if line.startswith(("salt==", "saltext.")))
+    assert pins["salt"] == "3008.3"
+    [expression] = re.findall(r"^extensions=\$\(sed -n '([^']+)'", rendered, re.M)
+    out = subprocess.run(["sed", "-n", expression, str(REPO / "requirements.txt")],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split() == [f"{k}=={v}" for k, v in pins.items() if k != "salt"]

@@ -9,7 +9,7 @@ pointing at the fake with
 deploy). The lab is created; a second run creates nothing new; a failure of
 the API is one message in salt-cloud's output, no traceback, and leaves
 nothing of the failed node; destroying the map removes every resource, the
-networks last.
+Cloud Router first, the networks last.
 """
 
 import pathlib
@@ -27,7 +27,7 @@ ZONE = "europe-west1-b"
 LAB = ["network", "controller", "compute1", "compute2", "storage"]
 NETWORKS = [f"network/saltlab-{n}" for n in ("public", "mgmt", "underlay")] + [
     f"subnetwork/saltlab-{n}" for n in ("public", "mgmt", "underlay")] + [
-    f"firewall/saltlab-{n}-in" for n in ("public", "mgmt", "underlay")]
+    f"firewall/saltlab-{n}-in" for n in ("public", "mgmt", "underlay")] + ["router/saltlab-mgmt-router"]
 
 
 compute = serving("compute", ComputeAPI, project=PROJECT)
@@ -82,6 +82,7 @@ def test_the_map_creates_the_lab_once_and_destroys_it_networks_last(compute, con
     # each network resource was made once although five processes raced for them
     made = posts(compute)
     assert sum(p.endswith("/global/networks") for p in made) >= 3
+    assert compute.routers[("europe-west1", "saltlab-mgmt-router")]["nats"][0]["name"] == "saltlab-mgmt-nat"
     instances = {n: compute.instances[(ZONE, n)] for n in LAB}
     assert [nic["networkIP"] for nic in instances["network"]["networkInterfaces"]] == [
         "10.99.0.12", "192.168.1.12", "192.168.2.12"]
@@ -103,7 +104,7 @@ def test_the_map_creates_the_lab_once_and_destroys_it_networks_last(compute, con
     assert rc == 0, output
     assert compute.resources() == [], output
     kinds = [path.split("/")[-2] for method, path in compute.requests if method == "DELETE"]
-    assert kinds == ["instances"] * 5 + ["firewalls"] * 3 + ["subnetworks"] * 3 + ["networks"] * 3
+    assert kinds == ["instances"] * 5 + ["routers"] + ["firewalls"] * 3 + ["subnetworks"] * 3 + ["networks"] * 3
 
 
 def test_api_failures_are_one_message_and_leave_the_fake_consistent(compute, config_dir):
