@@ -315,6 +315,28 @@ def endpoint_delete(service, interface, region="RegionOne", cloud=None):
 FLAVOR_FIELDS = ("name", "vcpus", "ram", "disk", "is_public")
 
 
+def compute_hosts(cloud=None):
+    """
+    The hosts that run nova-compute, and whether each can take a server
+    now: ``{host: {"nova_compute": up and enabled, "ovs_agent": its Open
+    vSwitch agent alive}}`` (Neutron binds a server's port only on a host
+    whose agent is alive). Needs an admin cloud.
+
+    .. code-block:: bash
+
+        salt controller openstack.compute_hosts
+    """
+    conn = _conn(cloud)
+    services = _call("nova-compute services", lambda: list(conn.compute.services(binary="nova-compute")))
+    agents = _call("Open vSwitch agents", lambda: list(conn.network.agents(agent_type="Open vSwitch agent")))
+    alive = {agent.host for agent in agents if agent.is_alive}
+    return {
+        service.host: {"nova_compute": service.state == "up" and service.status == "enabled",
+                       "ovs_agent": service.host in alive}
+        for service in services
+    }
+
+
 def _find_flavor(conn, name):
     return _call(f"flavor {name}", conn.compute.find_flavor, name, ignore_missing=True)
 

@@ -5,6 +5,14 @@ include:
   - demo.admin
   - demo.project
 
+{#- a highstate has just started the agents: Neutron binds a port only on
+    a host whose Open vSwitch agent has reported alive #}
+demo-compute-ready:
+  openstack.compute_ready:
+    - name: one compute host per demo server
+    - minimum: {{ demo.servers | length }}
+    - cloud: {{ demo.admin_cloud }}
+
 demo-server-group:
   openstack.server_group_present:
     - name: {{ demo.server_group }}
@@ -27,6 +35,7 @@ demo-server-{{ server }}:
       - openstack: demo-subnet
       - openstack: demo-keypair
       - openstack: demo-server-group
+      - openstack: demo-compute-ready
 {%-   for label in demo.security_group_rules | sort %}
       - openstack: demo-security-group-{{ label }}
 {%-   endfor %}

@@ -355,6 +355,25 @@ def server(**fields):
     return resource(**dict(defaults, **fields))
 
 
+def test_compute_hosts_pair_nova_compute_with_its_agent(conn):
+    conn.compute.services.return_value = [
+        resource(host="compute1", state="up", status="enabled"),
+        resource(host="compute2", state="up", status="enabled"),
+        resource(host="compute3", state="down", status="enabled"),
+    ]
+    conn.network.agents.return_value = [
+        resource(host="compute1", is_alive=True), resource(host="compute2", is_alive=False),
+        resource(host="network", is_alive=True),
+    ]
+    assert module.compute_hosts() == {
+        "compute1": {"nova_compute": True, "ovs_agent": True},
+        "compute2": {"nova_compute": True, "ovs_agent": False},
+        "compute3": {"nova_compute": False, "ovs_agent": False},
+    }
+    conn.compute.services.assert_called_once_with(binary="nova-compute")
+    conn.network.agents.assert_called_once_with(agent_type="Open vSwitch agent")
+
+
 def test_server_get_names_its_host_for_admins(conn):
     conn.compute.find_server.return_value = server(compute_host="compute1")
     assert module.server_get("demo1") == {"id": "v1", "name": "demo1", "status": "ACTIVE",
