@@ -393,3 +393,31 @@ def test_the_lab_host_gets_its_role_and_none_of_a_lab_node(tmp_path):
     # the lab once everything else is there, and only when it is not up
     assert arg(states, "labhost-lab", "require") == [{"sls": "labhost.prepare"}]
     assert arg(states, "labhost-lab", "unless") == "python3 tools/lab.py status"
+
+
+def test_agents_and_nova_compute_by_role(node):
+    role, _minion, states = node
+    agents = {s for s in states if s.startswith("neutron-agent-") and s.endswith("-service")}
+    expected = {"network": {"openvswitch", "l3", "dhcp", "metadata"}, "compute": {"openvswitch"}}.get(role, set())
+    assert agents == {f"neutron-agent-{agent}-service" for agent in expected}
+    assert ("nova-compute-service" in states) == (role == "compute")
+    if role == "compute":
+        # nova-compute without what its packages recommend (a kernel, GRUB)
+        assert arg(states, "nova-compute-pkgs", "install_recommends") is False
+        assert {"file": "nova-compute-hypervisor-config"} in arg(states, "nova-compute-service", "watch")
+    if role in ("network", "compute"):
+        # checksum-offloaded TCP through the userspace datapath
+        assert arg(states, "ovs-switch-config", "other_config") == {"userspace-tso-enable": "true"}
+        assert {"ovs": "ovs-switch-config"} in arg(states, "ovs-service-restart", "watch")
+
+
+def test_the_demo_renders_and_waits_for_compute_hosts(tmp_path, secrets_dir):
+    states = Minion(tmp_path, "controller", secrets_dir).call("state.show_sls", "demo")
+    assert function(states, "demo-compute-ready") == "openstack.compute_ready"
+    assert arg(states, "demo-compute-ready", "minimum") == 2
+    for server in ("demo1", "demo2"):
+        assert {"openstack": "demo-compute-ready"} in arg(states, f"demo-server-{server}", "require")
+        assert arg(states, f"demo-server-{server}", "server_group") == "demo-spread"
+        assert {"openstack": f"demo-server-{server}"} in arg(states, f"demo-floating-ip-{server}", "require")
+    assert arg(states, "demo-external-network", "mtu") == 1410
+    assert arg(states, "demo-external-subnet", "gateway_ip") == "172.16.0.1"
