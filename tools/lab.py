@@ -55,6 +55,7 @@ class Lab:
         self.key = self.repo / "var" / "ssh" / "lab_ed25519"
         self.echo = echo
         self._nodes = None
+        self._clouds_config = None
 
     def run(self, argv, check=True, timeout=3600, capture=True, stdin=None):
         """
@@ -86,6 +87,7 @@ class Lab:
 
     def cloud(self, *args, **kwargs):
         self._nodes = None
+        self._clouds_config = None
         return self.run([self.repo / ".venv/bin/salt-cloud", *args], **kwargs)
 
     def nodes(self):
@@ -227,8 +229,10 @@ class Lab:
         import openstack.config  # pylint: disable=import-outside-toplevel  (the venv's, not the CLI's python3)
         import openstack.connection  # pylint: disable=import-outside-toplevel
 
-        config = openstack.config.OpenStackConfig(config_files=[str(self.clouds_yaml())])
-        return openstack.connection.Connection(config=config.get_one(cloud=f"saltlab-{who}"))
+        # the clouds.yaml and CA once per lab, not once per connection
+        if self._clouds_config is None:
+            self._clouds_config = openstack.config.OpenStackConfig(config_files=[str(self.clouds_yaml())])
+        return openstack.connection.Connection(config=self._clouds_config.get_one(cloud=f"saltlab-{who}"))
 
     def servers(self):
         """
