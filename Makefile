@@ -4,7 +4,7 @@ SALT_CLOUD := .venv/bin/salt-cloud
 MAP ?= maps/local.yaml
 SSH_MASTER := python3 tools/lab.py ssh network
 
-.PHONY: lab deps test-deps highstate demo destroy destroy-all test unit bench
+.PHONY: lab deps test-deps highstate demo destroy destroy-all lint test unit bench
 
 # --timeout: a master on a busy small host may answer the publish late; the
 # CLI's default 5 s would make it publish the job a second time.
@@ -48,6 +48,13 @@ destroy: deps
 # Every local node, whichever map or test made it.
 destroy-all: deps
 	nodes="$$(python3 tools/lab.py nodes)"; [ -z "$$nodes" ] || $(SALT_CLOUD) -d $$nodes -y
+
+# Python (ruff: lint and format), YAML (yamllint) and SLS (salt-lint).
+lint: deps
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/yamllint -s .
+	git ls-files -z 'salt/*.sls' 'pillar/*.sls' | xargs -0 .venv/bin/salt-lint
 
 test: test-deps
 	.venv/bin/pytest

@@ -129,10 +129,15 @@ LAB_NAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,19}[a-z0-9])?$")
 # machine families on Intel CPUs, where Compute Engine offers nested
 # virtualization (not E2, the AMD families N2D/C2D/C3D/T2D, nor Arm)
 NESTED_FAMILIES = ("n1", "n2", "n4", "c2", "c3", "c4", "m1", "m2", "m3", "h3")
-QUOTA_REASONS = ("quotaExceeded", "rateLimitExceeded", "userRateLimitExceeded", "QUOTA_EXCEEDED",
-                 "ZONE_RESOURCE_POOL_EXHAUSTED", "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS")
-ROLES_NEEDED = ("Compute Instance Admin (v1), Compute Network Admin, Compute Security Admin "
-                "and Service Account User")
+QUOTA_REASONS = (
+    "quotaExceeded",
+    "rateLimitExceeded",
+    "userRateLimitExceeded",
+    "QUOTA_EXCEEDED",
+    "ZONE_RESOURCE_POOL_EXHAUSTED",
+    "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS",
+)
+ROLES_NEEDED = "Compute Instance Admin (v1), Compute Network Admin, Compute Security Admin and Service Account User"
 CLIENTS = {
     "zones": "ZonesClient",
     "machine_types": "MachineTypesClient",
@@ -154,7 +159,8 @@ def __virtual__():
     Load when a provider uses this driver and google-cloud-compute is installed.
     """
     return _cloud().virtual(
-        HAS_GCE, "gce driver: google-cloud-compute is not installed (pip install -r requirements.txt)")
+        HAS_GCE, "gce driver: google-cloud-compute is not installed (pip install -r requirements.txt)"
+    )
 
 
 def _cloud():
@@ -162,7 +168,8 @@ def _cloud():
     The helpers the lab's drivers share (_utils/saltlab_cloud.py), bound to this one.
     """
     return __utils__["saltlab_cloud.cloud"](  # pylint: disable=undefined-variable
-        __virtualname__, __active_provider_name__, __opts__, __utils__, DEFAULTS)
+        __virtualname__, __active_provider_name__, __opts__, __utils__, DEFAULTS
+    )
 
 
 def get_configured_provider():
@@ -201,8 +208,13 @@ def lab_networks(settings=None, mtu=None):
     """
     raw = _cloud().setting("lab_networks") if settings is None else settings
     mtu = _cloud().setting("mtu") if mtu is None else mtu
-    nets = _cloud().lab_networks(raw, mtu, (1300, 8896), lambda _where, _net, spec: {
-        "external": bool(spec.get("external"))}, mtu_note=" (Compute Engine's range)")
+    nets = _cloud().lab_networks(
+        raw,
+        mtu,
+        (1300, 8896),
+        lambda _where, _net, spec: {"external": bool(spec.get("external"))},
+        mtu_note=" (Compute Engine's range)",
+    )
     if sum(n["external"] for n in nets.values()) != 1:
         raise SaltCloudConfigError("gce: exactly one of lab_networks must be `external: True` (the public one)")
     return nets
@@ -253,8 +265,10 @@ def public_ports(repo=REPO):
     in the catalog of salt/openstack/defaults.yaml at its public port, the
     noVNC websocket) and salt/proxy/defaults.yaml's ``open_ports`` (SSH).
     """
-    paths = [os.path.join(repo, "salt", "openstack", "defaults.yaml"),
-             os.path.join(repo, "salt", "proxy", "defaults.yaml")]
+    paths = [
+        os.path.join(repo, "salt", "openstack", "defaults.yaml"),
+        os.path.join(repo, "salt", "proxy", "defaults.yaml"),
+    ]
     try:
         documents = []
         for path in paths:
@@ -303,8 +317,13 @@ def resource_names(lab, net):
     """
     Network, subnetwork, firewall, router and NAT names of one lab network.
     """
-    return {"network": f"{lab}-{net}", "subnetwork": f"{lab}-{net}", "firewall": f"{lab}-{net}-in",
-            "router": f"{lab}-{net}-router", "nat": f"{lab}-{net}-nat"}
+    return {
+        "network": f"{lab}-{net}",
+        "subnetwork": f"{lab}-{net}",
+        "firewall": f"{lab}-{net}-in",
+        "router": f"{lab}-{net}-router",
+        "nat": f"{lab}-{net}-nat",
+    }
 
 
 def nat_network(nets, value=None):
@@ -326,7 +345,9 @@ def nat_network(nets, value=None):
 
 def network_body(lab, net, spec):
     return compute_v1.Network(
-        name=resource_names(lab, net)["network"], auto_create_subnetworks=False, mtu=spec["mtu"],
+        name=resource_names(lab, net)["network"],
+        auto_create_subnetworks=False,
+        mtu=spec["mtu"],
         routing_config=compute_v1.NetworkRoutingConfig(routing_mode="REGIONAL"),
         description=f"saltlab lab {lab}: {net} network",
     )
@@ -334,9 +355,11 @@ def network_body(lab, net, spec):
 
 def subnetwork_body(project, region, lab, net, spec):
     return compute_v1.Subnetwork(
-        name=resource_names(lab, net)["subnetwork"], ip_cidr_range=str(spec["net"]),
+        name=resource_names(lab, net)["subnetwork"],
+        ip_cidr_range=str(spec["net"]),
         network=f"projects/{project}/global/networks/{resource_names(lab, net)['network']}",
-        region=region, description=f"saltlab lab {lab}: {net} subnetwork",
+        region=region,
+        description=f"saltlab lab {lab}: {net} subnetwork",
     )
 
 
@@ -346,8 +369,10 @@ def firewall_body(project, lab, net, spec, operator=None, ports=None):
     only. The others: everything from their own CIDR.
     """
     if spec["external"]:
-        allowed = [compute_v1.Allowed(I_p_protocol="icmp"),
-                   compute_v1.Allowed(I_p_protocol="tcp", ports=[str(p) for p in ports])]
+        allowed = [
+            compute_v1.Allowed(I_p_protocol="icmp"),
+            compute_v1.Allowed(I_p_protocol="tcp", ports=[str(p) for p in ports]),
+        ]
         sources = [operator]
         what = "ICMP, SSH and the proxy's ports from the operator only"
     else:
@@ -355,9 +380,13 @@ def firewall_body(project, lab, net, spec, operator=None, ports=None):
         sources = [str(spec["net"])]
         what = f"everything from {spec['net']}"
     return compute_v1.Firewall(
-        name=resource_names(lab, net)["firewall"], direction="INGRESS", priority=1000,
+        name=resource_names(lab, net)["firewall"],
+        direction="INGRESS",
+        priority=1000,
         network=f"projects/{project}/global/networks/{resource_names(lab, net)['network']}",
-        allowed=allowed, source_ranges=sources, description=f"saltlab lab {lab}: {what}",
+        allowed=allowed,
+        source_ranges=sources,
+        description=f"saltlab lab {lab}: {what}",
     )
 
 
@@ -368,12 +397,17 @@ def router_body(project, region, lab, net):
     """
     names = resource_names(lab, net)
     return compute_v1.Router(
-        name=names["router"], region=region,
+        name=names["router"],
+        region=region,
         network=f"projects/{project}/global/networks/{names['network']}",
         description=f"saltlab lab {lab}: Cloud NAT for the nodes on {net} without an external address",
-        nats=[compute_v1.RouterNat(name=names["nat"],
-                                   source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
-                                   nat_ip_allocate_option="AUTO_ONLY")],
+        nats=[
+            compute_v1.RouterNat(
+                name=names["nat"],
+                source_subnetwork_ip_ranges_to_nat="ALL_SUBNETWORKS_ALL_IP_RANGES",
+                nat_ip_allocate_option="AUTO_ONLY",
+            )
+        ],
     )
 
 
@@ -394,26 +428,39 @@ def instance_body(project, zone, lab, name, spec, nets, public_key, data_disk=No
             network_i_p=spec["addresses"][nic],
         )
         if nets[nic]["external"]:
-            interface.access_configs = [compute_v1.AccessConfig(name="External NAT", type_="ONE_TO_ONE_NAT",
-                                                                network_tier="PREMIUM")]
+            interface.access_configs = [
+                compute_v1.AccessConfig(name="External NAT", type_="ONE_TO_ONE_NAT", network_tier="PREMIUM")
+            ]
         interfaces.append(interface)
-    disks = [compute_v1.AttachedDisk(
-        boot=True, auto_delete=True, device_name=name,
-        initialize_params=compute_v1.AttachedDiskInitializeParams(
-            source_image=spec["image"], disk_size_gb=int(spec["disk_size_gb"]),
-            disk_type=f"zones/{zone}/diskTypes/{spec['disk_type']}", labels=labels),
-    )]
+    disks = [
+        compute_v1.AttachedDisk(
+            boot=True,
+            auto_delete=True,
+            device_name=name,
+            initialize_params=compute_v1.AttachedDiskInitializeParams(
+                source_image=spec["image"],
+                disk_size_gb=int(spec["disk_size_gb"]),
+                disk_type=f"zones/{zone}/diskTypes/{spec['disk_type']}",
+                labels=labels,
+            ),
+        )
+    ]
     if data_disk:
         disks.append(compute_v1.AttachedDisk(source=data_disk, auto_delete=True, boot=False, device_name="data"))
     instance = compute_v1.Instance(
-        name=name, machine_type=f"zones/{zone}/machineTypes/{spec['machine_type']}",
+        name=name,
+        machine_type=f"zones/{zone}/machineTypes/{spec['machine_type']}",
         description=f"saltlab lab {lab}: {spec.get('role') or name}",
-        labels=labels, network_interfaces=interfaces, disks=disks,
-        metadata=compute_v1.Metadata(items=[
-            compute_v1.Items(key="ssh-keys", value=f"{spec['ssh_username']}:{public_key.strip()}"),
-            # what the boot disk was made from, for salt-cloud -Q
-            compute_v1.Items(key="saltlab-image", value=spec["image"]),
-        ]),
+        labels=labels,
+        network_interfaces=interfaces,
+        disks=disks,
+        metadata=compute_v1.Metadata(
+            items=[
+                compute_v1.Items(key="ssh-keys", value=f"{spec['ssh_username']}:{public_key.strip()}"),
+                # what the boot disk was made from, for salt-cloud -Q
+                compute_v1.Items(key="saltlab-image", value=spec["image"]),
+            ]
+        ),
     )
     if spec.get("nested_virtualization"):
         instance.advanced_machine_features = compute_v1.AdvancedMachineFeatures(enable_nested_virtualization=True)
@@ -451,21 +498,30 @@ def error_text(exc, doing):
     if HAS_GCE and isinstance(exc, (api_exceptions.Forbidden, api_exceptions.TooManyRequests)):
         if any(r in QUOTA_REASONS for r in _reasons(exc)) or "quota" in message.lower():
             return f"gce: quota exceeded while {doing}: {message}"
-        return (f"gce: permission denied while {doing}: {message} "
-                f"(the service account needs {ROLES_NEEDED} on {_project_hint()})")
+        return (
+            f"gce: permission denied while {doing}: {message} "
+            f"(the service account needs {ROLES_NEEDED} on {_project_hint()})"
+        )
     if HAS_GCE and isinstance(exc, google.auth.exceptions.InvalidOperation):
         # a 401 to credentials that cannot be refreshed (anonymous ones)
         return f"gce: the API rejected the credentials while {doing}: {message}"
     if HAS_GCE and isinstance(exc, api_exceptions.Unauthorized):
-        return (f"gce: the API rejected the credentials while {doing}: {message} "
-                f"(check service_account_key {_cloud().setting('service_account_key')})")
+        return (
+            f"gce: the API rejected the credentials while {doing}: {message} "
+            f"(check service_account_key {_cloud().setting('service_account_key')})"
+        )
     if HAS_GCE and isinstance(exc, google.auth.exceptions.RefreshError):
-        return (f"gce: the service-account key {_cloud().setting('service_account_key')} was refused while {doing}: "
-                f"{exc} (deleted or disabled key? create a new one)")
+        return (
+            f"gce: the service-account key {_cloud().setting('service_account_key')} was refused while {doing}: "
+            f"{exc} (deleted or disabled key? create a new one)"
+        )
     if HAS_GCE and isinstance(exc, requests.exceptions.Timeout):
         return f"gce: the API at {_endpoint()[0]} did not answer in time while {doing}"
-    if HAS_GCE and isinstance(exc, (requests.exceptions.ConnectionError, google.auth.exceptions.TransportError)) \
-            or isinstance(exc, OSError):
+    if (
+        HAS_GCE
+        and isinstance(exc, (requests.exceptions.ConnectionError, google.auth.exceptions.TransportError))
+        or isinstance(exc, OSError)
+    ):
         return f"gce: cannot reach the API at {_endpoint()[0]} while {doing}: {type(exc).__name__}"
     if HAS_GCE and isinstance(exc, api_exceptions.RetryError):
         return f"gce: {doing} timed out: {message}"
@@ -552,8 +608,9 @@ def _connect():
     credentials, key_project = _credentials()
     project = _cloud().setting("project") or key_project
     if not project:
-        raise SaltCloudConfigError("gce: no project: set project in cloud.providers.d/gce.conf "
-                                   "(the service-account key names none)")
+        raise SaltCloudConfigError(
+            "gce: no project: set project in cloud.providers.d/gce.conf (the service-account key names none)"
+        )
     _project_cache["project"] = project
     return _Connection(credentials, str(project), host, scheme, _cloud().setting("request_timeout"))
 
@@ -599,8 +656,9 @@ def _wait(conn, operation, scope, doing):
             )
         with _api(doing):
             # the service answers when the operation is done or after about 2 min
-            current = client.wait(project=conn.project, operation=operation.name,
-                                  timeout=min(max(remaining, 5.0), 150.0), **where)
+            current = client.wait(
+                project=conn.project, operation=operation.name, timeout=min(max(remaining, 5.0), 150.0), **where
+            )
         if current.status != done:
             time.sleep(max(0.0, min(interval, deadline - time.monotonic())))
     errors = list(current.error.errors) if current.error else []
@@ -610,8 +668,9 @@ def _wait(conn, operation, scope, doing):
         if any(c in QUOTA_REASONS for c in codes) or "quota" in text.lower():
             raise SaltCloudSystemExit(f"gce: quota exceeded while {doing}: {text}")
         if current.http_error_status_code == 403:
-            raise SaltCloudSystemExit(f"gce: permission denied while {doing}: {text} "
-                                      f"(the service account needs {ROLES_NEEDED})")
+            raise SaltCloudSystemExit(
+                f"gce: permission denied while {doing}: {text} (the service account needs {ROLES_NEEDED})"
+            )
         raise SaltCloudSystemExit(f"gce: {doing} failed: {text} ({', '.join(codes)})")
     return current
 
@@ -629,8 +688,7 @@ def _get(call, doing, **kwargs):
 
 def _lab_instances(conn, zone, lab):
     with _api(f"listing the instances of zone {zone}"):
-        return [i for i in conn.instances.list(project=conn.project, zone=zone)
-                if i.labels.get("saltlab") == lab]
+        return [i for i in conn.instances.list(project=conn.project, zone=zone) if i.labels.get("saltlab") == lab]
 
 
 # ---------------------------------------------------------------------------
@@ -675,46 +733,75 @@ def ensure_lab_networks(conn, label="lab"):
     for net, spec in nets.items():
         names = resource_names(lab, net)
         body = network_body(lab, net, spec)
-        if _ensure(conn, "network", names["network"],
-                   functools.partial(conn.networks.get, project=project, network=names["network"]),
-                   functools.partial(conn.networks.insert, project=project, network_resource=body),
-                   ("global",), label):
+        if _ensure(
+            conn,
+            "network",
+            names["network"],
+            functools.partial(conn.networks.get, project=project, network=names["network"]),
+            functools.partial(conn.networks.insert, project=project, network_resource=body),
+            ("global",),
+            label,
+        ):
             made.append(names["network"])
     for net, spec in nets.items():
         names = resource_names(lab, net)
         body = subnetwork_body(project, region, lab, net, spec)
-        if _ensure(conn, "subnetwork", names["subnetwork"],
-                   functools.partial(conn.subnetworks.get, project=project, region=region,
-                                     subnetwork=names["subnetwork"]),
-                   functools.partial(conn.subnetworks.insert, project=project, region=region,
-                                     subnetwork_resource=body),
-                   ("region", region), label):
+        if _ensure(
+            conn,
+            "subnetwork",
+            names["subnetwork"],
+            functools.partial(conn.subnetworks.get, project=project, region=region, subnetwork=names["subnetwork"]),
+            functools.partial(conn.subnetworks.insert, project=project, region=region, subnetwork_resource=body),
+            ("region", region),
+            label,
+        ):
             made.append(names["subnetwork"])
     for net, spec in nets.items():
         names = resource_names(lab, net)
-        if spec["external"] and _get(functools.partial(conn.firewalls.get, project=project,
-                                                       firewall=names["firewall"]),
-                                     f"reading firewall {names['firewall']}") is None:
+        if (
+            spec["external"]
+            and _get(
+                functools.partial(conn.firewalls.get, project=project, firewall=names["firewall"]),
+                f"reading firewall {names['firewall']}",
+            )
+            is None
+        ):
             ports = _cloud().setting("public_ports") or public_ports()
             operator = operator_cidr()
-            _cloud().progress(label, f"the public network lets in {operator} only, on ICMP and TCP "
-                             + ", ".join(str(p) for p in ports))
+            _cloud().progress(
+                label,
+                f"the public network lets in {operator} only, on ICMP and TCP " + ", ".join(str(p) for p in ports),
+            )
         body = firewall_body(project, lab, net, spec, operator, ports) if (not spec["external"] or operator) else None
         if body is None:
             continue
-        if _ensure(conn, "firewall", names["firewall"],
-                   functools.partial(conn.firewalls.get, project=project, firewall=names["firewall"]),
-                   functools.partial(conn.firewalls.insert, project=project, firewall_resource=body),
-                   ("global",), label):
+        if _ensure(
+            conn,
+            "firewall",
+            names["firewall"],
+            functools.partial(conn.firewalls.get, project=project, firewall=names["firewall"]),
+            functools.partial(conn.firewalls.insert, project=project, firewall_resource=body),
+            ("global",),
+            label,
+        ):
             made.append(names["firewall"])
     net = nat_network(nets)
     if net:
         names = resource_names(lab, net)
-        if _ensure(conn, "router", names["router"],
-                   functools.partial(conn.routers.get, project=project, region=region, router=names["router"]),
-                   functools.partial(conn.routers.insert, project=project, region=region,
-                                     router_resource=router_body(project, region, lab, net)),
-                   ("region", region), label):
+        if _ensure(
+            conn,
+            "router",
+            names["router"],
+            functools.partial(conn.routers.get, project=project, region=region, router=names["router"]),
+            functools.partial(
+                conn.routers.insert,
+                project=project,
+                region=region,
+                router_resource=router_body(project, region, lab, net),
+            ),
+            ("region", region),
+            label,
+        ):
             made.append(names["router"])
     return made
 
@@ -736,21 +823,32 @@ def update_lab_firewall(kwargs=None, call=None):
     lab = lab_name()
     net, spec = next((n, s) for n, s in lab_networks().items() if s["external"])
     name = resource_names(lab, net)["firewall"]
-    current = _get(functools.partial(conn.firewalls.get, project=conn.project, firewall=name),
-                   f"reading firewall {name}")
+    current = _get(
+        functools.partial(conn.firewalls.get, project=conn.project, firewall=name), f"reading firewall {name}"
+    )
     if current is None:
         raise SaltCloudSystemExit(f"gce: there is no firewall {name} yet (salt-cloud -f create_lab_networks gce)")
-    wanted = firewall_body(conn.project, lab, net, spec, operator_cidr(), _cloud().setting("public_ports") or public_ports())
-    before = {"source_ranges": list(current.source_ranges),
-              "allowed": [(a.I_p_protocol, list(a.ports)) for a in current.allowed]}
-    after = {"source_ranges": list(wanted.source_ranges),
-             "allowed": [(a.I_p_protocol, list(a.ports)) for a in wanted.allowed]}
+    wanted = firewall_body(
+        conn.project, lab, net, spec, operator_cidr(), _cloud().setting("public_ports") or public_ports()
+    )
+    before = {
+        "source_ranges": list(current.source_ranges),
+        "allowed": [(a.I_p_protocol, list(a.ports)) for a in current.allowed],
+    }
+    after = {
+        "source_ranges": list(wanted.source_ranges),
+        "allowed": [(a.I_p_protocol, list(a.ports)) for a in wanted.allowed],
+    }
     if before == after:
         return {"unchanged": name, **after}
-    _cloud().progress("lab", f"firewall {name}: from {', '.join(after['source_ranges'])} on ICMP and TCP "
-                     + ", ".join(after["allowed"][-1][1]))
-    patch = compute_v1.Firewall(source_ranges=wanted.source_ranges, allowed=wanted.allowed,
-                                description=wanted.description)
+    _cloud().progress(
+        "lab",
+        f"firewall {name}: from {', '.join(after['source_ranges'])} on ICMP and TCP "
+        + ", ".join(after["allowed"][-1][1]),
+    )
+    patch = compute_v1.Firewall(
+        source_ranges=wanted.source_ranges, allowed=wanted.allowed, description=wanted.description
+    )
     with _api(f"updating firewall {name}"):
         operation = conn.firewalls.patch(project=conn.project, firewall=name, firewall_resource=patch)
     _wait(conn, operation, ("global",), f"updating firewall {name}")
@@ -770,14 +868,16 @@ def remove_lab_networks(conn, label="lab"):
     removed = []
     # the router whatever nat_network says now: it may have been made under another setting
     steps = [
-        ("router", "router", ("region", region),
-         lambda n: {"region": region, "router": n}, conn.routers),
-        ("firewall", "firewall", ("global",),
-         lambda n: {"firewall": n}, conn.firewalls),
-        ("subnetwork", "subnetwork", ("region", region),
-         lambda n: {"region": region, "subnetwork": n}, conn.subnetworks),
-        ("network", "network", ("global",),
-         lambda n: {"network": n}, conn.networks),
+        ("router", "router", ("region", region), lambda n: {"region": region, "router": n}, conn.routers),
+        ("firewall", "firewall", ("global",), lambda n: {"firewall": n}, conn.firewalls),
+        (
+            "subnetwork",
+            "subnetwork",
+            ("region", region),
+            lambda n: {"region": region, "subnetwork": n},
+            conn.subnetworks,
+        ),
+        ("network", "network", ("global",), lambda n: {"network": n}, conn.networks),
     ]
     for kind, key, scope, args, client in steps:
         for net in nets:
@@ -802,8 +902,9 @@ def _users_of_networks(conn, zone, lab):
     wanted = {resource_names(lab, net)["network"] for net in lab_networks()}
     with _api(f"listing the instances of zone {zone}"):
         instances = list(conn.instances.list(project=conn.project, zone=zone))
-    return sorted(i.name for i in instances
-                  if any(nic.network.rsplit("/", 1)[-1] in wanted for nic in i.network_interfaces))
+    return sorted(
+        i.name for i in instances if any(nic.network.rsplit("/", 1)[-1] in wanted for nic in i.network_interfaces)
+    )
 
 
 def create_lab_networks(kwargs=None, call=None):
@@ -924,8 +1025,11 @@ def _delete_node_disks(conn, zone, lab, name, label):
     whose instance was never made).
     """
     with _api(f"listing the disks of zone {zone}"):
-        disks = [d for d in conn.disks.list(project=conn.project, zone=zone)
-                 if d.labels.get("saltlab") == lab and d.labels.get("saltlab-node") == name and not d.users]
+        disks = [
+            d
+            for d in conn.disks.list(project=conn.project, zone=zone)
+            if d.labels.get("saltlab") == lab and d.labels.get("saltlab-node") == name and not d.users
+        ]
     for disk in disks:
         _cloud().progress(label, f"deleting disk {disk.name}")
         with _api(f"deleting disk {disk.name}"):
@@ -942,16 +1046,22 @@ def _gateway(conn, zone, vm_, keyfile, name):
     ``ssh_gateway_node`` (the network node), looked up now.
     """
     node = str(_cloud().setting("ssh_gateway_node", vm_))
-    instance = _get(functools.partial(conn.instances.get, project=conn.project, zone=zone, instance=node),
-                    f"reading instance {node}")
+    instance = _get(
+        functools.partial(conn.instances.get, project=conn.project, zone=zone, instance=node),
+        f"reading instance {node}",
+    )
     address = _external_ip(instance) if instance is not None else None
     if not address:
         raise SaltCloudConfigError(
             f"gce: {name} has no public NIC and its ssh_gateway_node {node!r} is not an instance with an "
             "external address; create it first (the map does: it is the master)"
         )
-    return {"ssh_gateway": address, "ssh_gateway_user": str(_cloud().setting("ssh_username", vm_)),
-            "ssh_gateway_key": keyfile, "ssh_gateway_command": "-W %h:%p"}
+    return {
+        "ssh_gateway": address,
+        "ssh_gateway_user": str(_cloud().setting("ssh_username", vm_)),
+        "ssh_gateway_key": keyfile,
+        "ssh_gateway_command": "-W %h:%p",
+    }
 
 
 def _config_path(path):
@@ -1006,21 +1116,29 @@ def create(vm_):
     conn = _connect()
 
     if _get(functools.partial(conn.zones.get, project=conn.project, zone=zone), f"reading zone {zone}") is None:
-        raise SaltCloudConfigError(f"gce: unknown zone {zone!r} in project {conn.project} "
-                                   "(salt-cloud --list-locations gce)")
-    machine = _get(functools.partial(conn.machine_types.get, project=conn.project, zone=zone,
-                                     machine_type=spec["machine_type"]),
-                   f"reading machine type {spec['machine_type']}")
+        raise SaltCloudConfigError(
+            f"gce: unknown zone {zone!r} in project {conn.project} (salt-cloud --list-locations gce)"
+        )
+    machine = _get(
+        functools.partial(conn.machine_types.get, project=conn.project, zone=zone, machine_type=spec["machine_type"]),
+        f"reading machine type {spec['machine_type']}",
+    )
     if machine is None:
-        raise SaltCloudConfigError(f"gce: unknown machine type {spec['machine_type']!r} in zone {zone} "
-                                   "(salt-cloud --list-sizes gce)")
+        raise SaltCloudConfigError(
+            f"gce: unknown machine type {spec['machine_type']!r} in zone {zone} (salt-cloud --list-sizes gce)"
+        )
     if len(spec["nics"]) > max(2, min(machine.guest_cpus, 8)):
         raise SaltCloudConfigError(
             f"gce: {spec['machine_type']} ({machine.guest_cpus} vCPUs) takes at most "
             f"{max(2, min(machine.guest_cpus, 8))} NICs, the profile has {len(spec['nics'])}"
         )
-    if _get(functools.partial(conn.instances.get, project=conn.project, zone=zone, instance=name),
-            f"reading instance {name}") is not None:
+    if (
+        _get(
+            functools.partial(conn.instances.get, project=conn.project, zone=zone, instance=name),
+            f"reading instance {name}",
+        )
+        is not None
+    ):
         raise SaltCloudSystemExit(f"gce: zone {zone} already has an instance named {name}; destroy it first")
     gateway = None
     if deploy and not external:
@@ -1033,18 +1151,24 @@ def create(vm_):
         if spec["extra_disk_gb"]:
             disk_name = f"{name}-data"
             _cloud().progress(name, f"creating disk {disk_name} ({spec['extra_disk_gb']} GB)")
-            disk = compute_v1.Disk(name=disk_name, size_gb=spec["extra_disk_gb"],
-                                   type_=f"zones/{zone}/diskTypes/{spec['disk_type']}",
-                                   labels={"saltlab": lab, "saltlab-node": name},
-                                   description=f"saltlab lab {lab}: data disk of {name}")
+            disk = compute_v1.Disk(
+                name=disk_name,
+                size_gb=spec["extra_disk_gb"],
+                type_=f"zones/{zone}/diskTypes/{spec['disk_type']}",
+                labels={"saltlab": lab, "saltlab-node": name},
+                description=f"saltlab lab {lab}: data disk of {name}",
+            )
             with _api(f"creating disk {disk_name}"):
                 operation = conn.disks.insert(project=conn.project, zone=zone, disk_resource=disk)
             _wait(conn, operation, ("zone", zone), f"creating disk {disk_name}")
             data_disk = f"projects/{conn.project}/zones/{zone}/disks/{disk_name}"
         body = instance_body(conn.project, zone, lab, name, spec, nets, public_key, data_disk)
-        _cloud().progress(name, f"creating a {spec['machine_type']} instance in {zone}: "
-                        + ", ".join(f"{n}={a}" for n, a in spec["addresses"].items())
-                        + (", nested virtualization" if spec["nested_virtualization"] else ""))
+        _cloud().progress(
+            name,
+            f"creating a {spec['machine_type']} instance in {zone}: "
+            + ", ".join(f"{n}={a}" for n, a in spec["addresses"].items())
+            + (", nested virtualization" if spec["nested_virtualization"] else ""),
+        )
         with _api(f"creating instance {name}"):
             operation = conn.instances.insert(project=conn.project, zone=zone, instance_resource=body)
         _wait(conn, operation, ("zone", zone), f"creating instance {name}")
@@ -1060,8 +1184,11 @@ def create(vm_):
         vm_["key_filename"] = keyfile
         vm_["ssh_username"] = spec["ssh_username"]
         if deploy:
-            _cloud().progress(name, f"deploying Salt over SSH to {spec['ssh_username']}@{vm_['ssh_host']}"
-                      + (f" via {gateway['ssh_gateway']}" if gateway else ""))
+            _cloud().progress(
+                name,
+                f"deploying Salt over SSH to {spec['ssh_username']}@{vm_['ssh_host']}"
+                + (f" via {gateway['ssh_gateway']}" if gateway else ""),
+            )
             ret = __utils__["cloud.bootstrap"](vm_, __opts__)
             if config.get_cloud_config_value("make_master", vm_, __opts__) is True:
                 _publish_master(name, vm_["ssh_host"], keyfile, spec["ssh_username"])
@@ -1098,8 +1225,10 @@ def destroy(name, call=None):
     lab = lab_name()
     zone, _region = _place()
     conn = _connect()
-    instance = _get(functools.partial(conn.instances.get, project=conn.project, zone=zone, instance=name),
-                    f"reading instance {name}")
+    instance = _get(
+        functools.partial(conn.instances.get, project=conn.project, zone=zone, instance=name),
+        f"reading instance {name}",
+    )
     if instance is None or instance.labels.get("saltlab") != lab:
         raise SaltCloudSystemExit(f"gce: zone {zone} has no instance {name} of lab {lab}")
     with _cloud().destroying(name, "deleting the instance"):
@@ -1168,8 +1297,10 @@ def show_instance(name, call=None):
     _cloud().action(call, "show_instance")
     zone, _region = _place()
     conn = _connect()
-    instance = _get(functools.partial(conn.instances.get, project=conn.project, zone=zone, instance=name),
-                    f"reading instance {name}")
+    instance = _get(
+        functools.partial(conn.instances.get, project=conn.project, zone=zone, instance=name),
+        f"reading instance {name}",
+    )
     if instance is None:
         raise SaltCloudSystemExit(f"gce: zone {zone} has no instance named {name}")
     return _full(instance)
@@ -1188,8 +1319,10 @@ def avail_locations(call=None):
     _cloud().function(call, "avail_locations")
     conn = _connect()
     with _api("listing zones"):
-        return {z.name: {"region": z.region.rsplit("/", 1)[-1], "status": z.status}
-                for z in conn.zones.list(project=conn.project)}
+        return {
+            z.name: {"region": z.region.rsplit("/", 1)[-1], "status": z.status}
+            for z in conn.zones.list(project=conn.project)
+        }
 
 
 def avail_sizes(call=None):
@@ -1206,9 +1339,15 @@ def avail_sizes(call=None):
     zone, _region = _place()
     conn = _connect()
     with _api(f"listing the machine types of zone {zone}"):
-        return {m.name: {"cpus": m.guest_cpus, "memory_mb": m.memory_mb, "description": m.description,
-                         "nested_virtualization": m.name.split("-", 1)[0] in NESTED_FAMILIES}
-                for m in conn.machine_types.list(project=conn.project, zone=zone)}
+        return {
+            m.name: {
+                "cpus": m.guest_cpus,
+                "memory_mb": m.memory_mb,
+                "description": m.description,
+                "nested_virtualization": m.name.split("-", 1)[0] in NESTED_FAMILIES,
+            }
+            for m in conn.machine_types.list(project=conn.project, zone=zone)
+        }
 
 
 def avail_images(call=None):
@@ -1229,7 +1368,9 @@ def avail_images(call=None):
         with _api(f"listing the images of project {project}"):
             for image in conn.images.list(project=project):
                 images[f"projects/{project}/global/images/{image.name}"] = {
-                    "name": image.name, "family": image.family, "status": image.status,
+                    "name": image.name,
+                    "family": image.family,
+                    "status": image.status,
                     "family_link": f"projects/{project}/global/images/family/{image.family}",
                 }
     return images

@@ -75,7 +75,8 @@ def __virtual__():
     Load when a provider uses this driver and systemd-nspawn is installed.
     """
     return _cloud().virtual(
-        bool(salt.utils.path.which("systemd-nspawn")), "nspawn driver: systemd-nspawn is not installed")
+        bool(salt.utils.path.which("systemd-nspawn")), "nspawn driver: systemd-nspawn is not installed"
+    )
 
 
 def _cloud():
@@ -83,7 +84,8 @@ def _cloud():
     The helpers the lab's drivers share (_utils/saltlab_cloud.py), bound to this one.
     """
     return __utils__["saltlab_cloud.cloud"](  # pylint: disable=undefined-variable
-        __virtualname__, __active_provider_name__, __opts__, __utils__, DEFAULTS, ("lab_networks",))
+        __virtualname__, __active_provider_name__, __opts__, __utils__, DEFAULTS, ("lab_networks",)
+    )
 
 
 def get_configured_provider():
@@ -104,13 +106,9 @@ def _run(*cmd, check=True, input=None):  # pylint: disable=redefined-builtin
     """
     Run a host command; a failure raises with the command's own message.
     """
-    proc = subprocess.run(
-        cmd, input=input, capture_output=True, text=True, check=False
-    )
+    proc = subprocess.run(cmd, input=input, capture_output=True, text=True, check=False)
     if check and proc.returncode != 0:
-        raise SaltCloudException(
-            "{} failed: {}".format(" ".join(cmd), (proc.stderr or proc.stdout).strip())
-        )
+        raise SaltCloudException("{} failed: {}".format(" ".join(cmd), (proc.stderr or proc.stdout).strip()))
     return proc
 
 
@@ -158,9 +156,7 @@ def node_addresses(vm_, nets, others):
     nics = vm_.get("nics") or []
     number = vm_.get("host_number")
     if not nics or not isinstance(number, int):
-        raise SaltCloudConfigError(
-            f"nspawn: profile of {vm_['name']} needs 'nics' (a list) and 'host_number' (an int)"
-        )
+        raise SaltCloudConfigError(f"nspawn: profile of {vm_['name']} needs 'nics' (a list) and 'host_number' (an int)")
     taken = {ip for node in others for ip in node["addresses"].values()}
     addresses = {}
     for nic in nics:
@@ -168,14 +164,10 @@ def node_addresses(vm_, nets, others):
             raise SaltCloudConfigError(f"nspawn: {vm_['name']}: unknown network {nic!r}")
         net = nets[nic]
         if not 0 < number < net["net"].num_addresses - 1:
-            raise SaltCloudConfigError(
-                f"nspawn: {vm_['name']}: host_number {number} is outside {net['net']}"
-            )
+            raise SaltCloudConfigError(f"nspawn: {vm_['name']}: host_number {number} is outside {net['net']}")
         address = net["net"].network_address + number
         if address == net["gateway"] or str(address) in taken:
-            raise SaltCloudConfigError(
-                f"nspawn: {vm_['name']}: address {address} on {nic} is already in use"
-            )
+            raise SaltCloudConfigError(f"nspawn: {vm_['name']}: address {address} on {nic} is already in use")
         addresses[nic] = str(address)
     return addresses
 
@@ -270,9 +262,7 @@ def _ensure_image(name):
         if not os.path.isdir(image):
             _cloud().progress(name, f"building node image {image} (once; a few minutes)")
             started = time.monotonic()
-            proc = subprocess.run(
-                [recipe, image, salt_version, mirror], stdout=sys.stderr, check=False
-            )
+            proc = subprocess.run([recipe, image, salt_version, mirror], stdout=sys.stderr, check=False)
             if proc.returncode != 0:
                 raise SaltCloudSystemExit("nspawn: building the node image failed (see output above)")
             _cloud().progress(name, f"image built in {time.monotonic() - started:.0f} s")
@@ -286,9 +276,7 @@ def _ensure_image(name):
 def _mirror_addresses():
     host = urllib.parse.urlsplit(_cloud().setting("mirror")).hostname
     try:
-        return sorted(
-            {info[4][0] for info in socket.getaddrinfo(host, 80, socket.AF_INET, socket.SOCK_STREAM)}
-        )
+        return sorted({info[4][0] for info in socket.getaddrinfo(host, 80, socket.AF_INET, socket.SOCK_STREAM)})
     except OSError as exc:
         raise SaltCloudSystemExit(f"nspawn: cannot resolve the package mirror {host}: {exc}") from None
 
@@ -337,15 +325,33 @@ def _ensure_host_network(nets):
             continue
         for address in _mirror_addresses():
             _iptables_ensure(
-                "filter", FORWARD_CHAIN, "-i", spec["bridge"], "-d", address,
-                "-p", "tcp", "-m", "multiport", "--dports", "80,443", "-j", "ACCEPT",
+                "filter",
+                FORWARD_CHAIN,
+                "-i",
+                spec["bridge"],
+                "-d",
+                address,
+                "-p",
+                "tcp",
+                "-m",
+                "multiport",
+                "--dports",
+                "80,443",
+                "-j",
+                "ACCEPT",
             )
-            _iptables_ensure(
-                "nat", NAT_CHAIN, "-s", str(spec["net"]), "-d", address, "-j", "MASQUERADE"
-            )
+            _iptables_ensure("nat", NAT_CHAIN, "-s", str(spec["net"]), "-d", address, "-j", "MASQUERADE")
         _iptables_ensure(
-            "filter", FORWARD_CHAIN, "-o", spec["bridge"], "-m", "conntrack",
-            "--ctstate", "ESTABLISHED,RELATED", "-j", "ACCEPT",
+            "filter",
+            FORWARD_CHAIN,
+            "-o",
+            spec["bridge"],
+            "-m",
+            "conntrack",
+            "--ctstate",
+            "ESTABLISHED,RELATED",
+            "-j",
+            "ACCEPT",
         )
     for spec in nets.values():
         _iptables_ensure("filter", FORWARD_CHAIN, "-i", spec["bridge"], "-j", "DROP")
@@ -406,8 +412,16 @@ def render_network_units(node, nets):
     units = {}
     for nic, address in node["addresses"].items():
         spec = nets[nic]
-        lines = ["[Match]", f"Name={nic}", "", "[Link]", f"MTUBytes={spec['mtu']}", "",
-                 "[Network]", f"Address={address}/{spec['net'].prefixlen}"]
+        lines = [
+            "[Match]",
+            f"Name={nic}",
+            "",
+            "[Link]",
+            f"MTUBytes={spec['mtu']}",
+            "",
+            "[Network]",
+            f"Address={address}/{spec['net'].prefixlen}",
+        ]
         if spec["gateway"]:
             lines.append(f"Gateway={spec['gateway']}")
         units[f"/etc/systemd/network/10-{nic}.network"] = "\n".join(lines) + "\n"
@@ -438,8 +452,23 @@ def _start(node, nets):
     for nic in node["addresses"]:
         veth = _veth(name, nic)
         if _run("ip", "link", "show", veth, check=False).returncode != 0:
-            _run("ip", "link", "add", veth, "mtu", str(nets[nic]["mtu"]), "type", "veth",
-                 "peer", "name", nic, "mtu", str(nets[nic]["mtu"]), "netns", netns)
+            _run(
+                "ip",
+                "link",
+                "add",
+                veth,
+                "mtu",
+                str(nets[nic]["mtu"]),
+                "type",
+                "veth",
+                "peer",
+                "name",
+                nic,
+                "mtu",
+                str(nets[nic]["mtu"]),
+                "netns",
+                netns,
+            )
         _run("ip", "link", "set", veth, "master", nets[nic]["bridge"], "up")
     cgroups = _cgroups(name)
     for cgroup in cgroups:
@@ -448,24 +477,34 @@ def _start(node, nets):
     # (--console=passive) fills up, and the node's init then blocks on its
     # next status line (seen as a reboot that never ends).
     command = [
-        "systemd-nspawn", "--boot", "--register=no", "--keep-unit", "--capability=all",
-        "--directory", node["rootfs"], "--machine", name,
-        f"--network-namespace-path=/run/netns/{netns}", "--console=read-only",
+        "systemd-nspawn",
+        "--boot",
+        "--register=no",
+        "--keep-unit",
+        "--capability=all",
+        "--directory",
+        node["rootfs"],
+        "--machine",
+        name,
+        f"--network-namespace-path=/run/netns/{netns}",
+        "--console=read-only",
     ]
     if node.get("kvm"):
         command.append("--bind=/dev/kvm")
     # The supervisor puts itself in the node's cgroups and boots the node
     # again whenever it reboots (nspawn exits with 133 on reboot).
-    script = "".join(f'echo $$ > {cg}/cgroup.procs; ' for cg in cgroups) + (
-        'while :; do "$@"; rc=$?; [ $rc -eq {reboot} ] || exit $rc; done'.format(reboot=NSPAWN_REBOOT)
+    script = "".join(f"echo $$ > {cg}/cgroup.procs; " for cg in cgroups) + (
+        f'while :; do "$@"; rc=$?; [ $rc -eq {NSPAWN_REBOOT} ] || exit $rc; done'
     )
-    env = dict(os.environ, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="1",
-               SYSTEMD_NSPAWN_API_VFS_WRITABLE="network")
+    env = dict(os.environ, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="1", SYSTEMD_NSPAWN_API_VFS_WRITABLE="network")
     with open(_console_log(name), "ab") as console:
         proc = subprocess.Popen(  # pylint: disable=consider-using-with
             ["sh", "-c", script, f"saltlab-node-{name}", *command],
-            stdin=subprocess.DEVNULL, stdout=console, stderr=console,
-            env=env, start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=console,
+            stderr=console,
+            env=env,
+            start_new_session=True,
         )
     node["supervisor_pid"] = proc.pid
     node["supervisor_start"] = _process_start(proc.pid)
@@ -482,8 +521,9 @@ def _wait_for_ssh(node, timeout=120):
             raise SaltCloudSystemExit(
                 f"nspawn: node {node['name']} stopped while booting; see {_console_log(node['name'])}"
             )
-        probe = _run("ip", "netns", "exec", _netns(node["name"]), "bash", "-c",
-                     f"exec 3<>/dev/tcp/{address}/22", check=False)
+        probe = _run(
+            "ip", "netns", "exec", _netns(node["name"]), "bash", "-c", f"exec 3<>/dev/tcp/{address}/22", check=False
+        )
         if probe.returncode == 0:
             return
         time.sleep(0.5)
@@ -509,16 +549,12 @@ def _stop(node, timeout=30):
             if not procs:
                 break
             for pid in procs:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
             time.sleep(0.1)
         for dirpath, _dirs, _files in sorted(os.walk(cgroup), reverse=True):
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 os.rmdir(dirpath)
-            except FileNotFoundError:
-                pass
 
 
 def _cgroup_pids(cgroup):
@@ -547,10 +583,8 @@ def _teardown(node, nets):
         if not _all_nodes():
             _remove_host_network(nets)
             for cgroup in _cgroups(name):
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     os.rmdir(os.path.dirname(cgroup))
-                except FileNotFoundError:
-                    pass
 
 
 def _ssh_keyfile(vm_):
@@ -564,8 +598,9 @@ def _deploy(node, nets, vm_, keyfile, gateway):
     script); the node is removed when that fails.
     """
     name = node["name"]
-    _cloud().progress(name, f"deploying Salt over SSH to {vm_['ssh_host']}"
-              + (f" via {gateway['name']}" if gateway else ""))
+    _cloud().progress(
+        name, f"deploying Salt over SSH to {vm_['ssh_host']}" + (f" via {gateway['name']}" if gateway else "")
+    )
     try:
         ret = __utils__["cloud.bootstrap"](vm_, __opts__)
         if config.get_cloud_config_value("make_master", vm_, __opts__) is True:
@@ -622,8 +657,15 @@ def create(vm_):
         _save(node)
         with _host_lock():
             _ensure_host_network(nets)
-        _run("mount", "-t", "overlay", "overlay", "-o",
-             f"lowerdir={image},upperdir={node_dir}/upper,workdir={node_dir}/work", node["rootfs"])
+        _run(
+            "mount",
+            "-t",
+            "overlay",
+            "overlay",
+            "-o",
+            f"lowerdir={image},upperdir={node_dir}/upper,workdir={node_dir}/work",
+            node["rootfs"],
+        )
         with open(keyfile + ".pub", encoding="utf-8") as fh:
             _prepare_rootfs(node, nets, node["rootfs"], fh.read())
         _start(node, nets)
@@ -637,7 +679,9 @@ def create(vm_):
     if public:
         vm_["ssh_host"] = node["addresses"][public[0]]
     else:
-        vm_["ssh_host"] = node["addresses"]["mgmt"] if "mgmt" in node["addresses"] else next(iter(node["addresses"].values()))
+        vm_["ssh_host"] = (
+            node["addresses"]["mgmt"] if "mgmt" in node["addresses"] else next(iter(node["addresses"].values()))
+        )
         bastion = next(a for n, a in gateway["addresses"].items() if nets[n]["gateway"])
         vm_["gateway"] = {
             "ssh_gateway": bastion,

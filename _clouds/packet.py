@@ -79,7 +79,8 @@ def __virtual__():
     Load when a provider uses this driver and apache-libcloud is installed.
     """
     return _cloud().virtual(
-        HAS_LIBCLOUD, "packet driver: apache-libcloud is not installed (pip install -r requirements.txt)")
+        HAS_LIBCLOUD, "packet driver: apache-libcloud is not installed (pip install -r requirements.txt)"
+    )
 
 
 def _cloud():
@@ -87,7 +88,8 @@ def _cloud():
     The helpers the lab's drivers share (_utils/saltlab_cloud.py), bound to this one.
     """
     return __utils__["saltlab_cloud.cloud"](  # pylint: disable=undefined-variable
-        __virtualname__, __active_provider_name__, __opts__, __utils__, DEFAULTS)
+        __virtualname__, __active_provider_name__, __opts__, __utils__, DEFAULTS
+    )
 
 
 def get_configured_provider():
@@ -115,8 +117,10 @@ def _error_message(exc, doing):
     One readable sentence for what the API or the network said.
     """
     if isinstance(exc, InvalidCredsError):
-        return (f"packet: the API at {_cloud().setting('api_url')} rejected the token (401 Unauthorized) "
-                f"while {doing}; check {' / '.join(TOKEN_VARIABLES)}")
+        return (
+            f"packet: the API at {_cloud().setting('api_url')} rejected the token (401 Unauthorized) "
+            f"while {doing}; check {' / '.join(TOKEN_VARIABLES)}"
+        )
     if isinstance(exc, OSError):
         return f"packet: cannot reach the API at {_cloud().setting('api_url')} while {doing}: {exc}"
     # libcloud raises a bare Exception carrying the API's message
@@ -135,9 +139,7 @@ def _token():
     for variable in TOKEN_VARIABLES:
         if os.environ.get(variable):
             return os.environ[variable]
-    raise SaltCloudConfigError(
-        f"packet: no API token: set {' or '.join(TOKEN_VARIABLES)} in the environment"
-    )
+    raise SaltCloudConfigError(f"packet: no API token: set {' or '.join(TOKEN_VARIABLES)} in the environment")
 
 
 def _connect():
@@ -164,16 +166,13 @@ def _connect():
     with _api("listing projects"):
         projects = driver.ex_list_projects() or []
     if not projects:
-        raise SaltCloudSystemExit(
-            "packet: the token's account has no project; create one with the provider first"
-        )
+        raise SaltCloudSystemExit("packet: the token's account has no project; create one with the provider first")
     wanted = _cloud().setting("project")
     if wanted:
         matches = [p for p in projects if str(wanted) in (p.name, p.id)]
         if not matches:
             raise SaltCloudConfigError(
-                f"packet: project {wanted!r} not found; the token sees: "
-                + ", ".join(sorted(p.name for p in projects))
+                f"packet: project {wanted!r} not found; the token sees: " + ", ".join(sorted(p.name for p in projects))
             )
         project = matches[0]
     else:
@@ -243,9 +242,7 @@ def _register_key(driver, keyfile, label):
 def _required(vm_, key, listing):
     value = config.get_cloud_config_value(key, vm_, __opts__, search_global=False)
     if not value:
-        raise SaltCloudConfigError(
-            f"packet: profile {vm_.get('profile')} needs '{key}' (salt-cloud {listing} packet)"
-        )
+        raise SaltCloudConfigError(f"packet: profile {vm_.get('profile')} needs '{key}' (salt-cloud {listing} packet)")
     return str(value)
 
 
@@ -299,10 +296,10 @@ def create(vm_):
     keyfile = _cloud().operator_keyfile(vm_)
     driver = _connect()
     with _api("reading metros, plans and operating systems"):
-        location = _choose("metro", metro, {l.extra["code"]: l for l in driver.list_locations()},
-                           "--list-locations")
-        size = _choose("plan", plan, {s.id: s for s in driver.list_sizes(driver.project_id)},
-                       "--list-sizes")
+        location = _choose(
+            "metro", metro, {loc.extra["code"]: loc for loc in driver.list_locations()}, "--list-locations"
+        )
+        size = _choose("plan", plan, {s.id: s for s in driver.list_sizes(driver.project_id)}, "--list-sizes")
         os_image = _choose("image", image, {i.id: i for i in driver.list_images()}, "--list-images")
     if _find(driver, name) is not None:
         raise SaltCloudSystemExit(
@@ -310,8 +307,7 @@ def create(vm_):
         )
     _register_key(driver, keyfile, _cloud().setting("ssh_key_label", vm_))
     _cloud().fire(name, "starting create", "creating", vm_=vm_)
-    _cloud().progress(name, f"creating a {plan} device in metro {metro} with {image} "
-                    f"in project {driver.project_name}")
+    _cloud().progress(name, f"creating a {plan} device in metro {metro} with {image} in project {driver.project_name}")
     with _api("creating the device"):
         node = driver.create_node(name, size, os_image, location, ex_project_id=driver.project_id)
     try:
@@ -426,8 +422,10 @@ def avail_locations(call=None):
     _cloud().function(call, "avail_locations")
     driver = _connect()
     with _api("listing metros"):
-        return {l.extra["code"]: {"name": l.name, "country": l.extra.get("country")}
-                for l in driver.list_locations()}
+        return {
+            loc.extra["code"]: {"name": loc.name, "country": loc.extra.get("country")}
+            for loc in driver.list_locations()
+        }
 
 
 def avail_sizes(call=None):
@@ -443,9 +441,10 @@ def avail_sizes(call=None):
     _cloud().function(call, "avail_sizes")
     driver = _connect()
     with _api("listing plans"):
-        return {s.id: {"description": s.extra["description"], "ram_mb": s.ram, "disk_gb": s.disk,
-                       "price_per_hour": s.price}
-                for s in driver.list_sizes(driver.project_id)}
+        return {
+            s.id: {"description": s.extra["description"], "ram_mb": s.ram, "disk_gb": s.disk, "price_per_hour": s.price}
+            for s in driver.list_sizes(driver.project_id)
+        }
 
 
 def avail_images(call=None):
@@ -461,5 +460,7 @@ def avail_images(call=None):
     _cloud().function(call, "avail_images")
     driver = _connect()
     with _api("listing operating systems"):
-        return {i.id: {"name": i.name, "distro": i.extra["distro"], "version": i.extra["version"]}
-                for i in driver.list_images()}
+        return {
+            i.id: {"name": i.name, "distro": i.extra["distro"], "version": i.extra["version"]}
+            for i in driver.list_images()
+        }

@@ -95,8 +95,9 @@ def _require(what, resource):
 
 
 def _find_project(conn, name, domain):
-    return _call(f"project {name}", conn.identity.find_project, name,
-                 domain_id=_domain_id(conn, domain), ignore_missing=True)
+    return _call(
+        f"project {name}", conn.identity.find_project, name, domain_id=_domain_id(conn, domain), ignore_missing=True
+    )
 
 
 def project_get(name, domain="default", cloud=None):
@@ -107,8 +108,14 @@ def project_get(name, domain="default", cloud=None):
 
 def project_create(name, description="", domain="default", cloud=None):
     conn = _conn(cloud)
-    project = _call(f"creating project {name}", conn.identity.create_project, name=name,
-                    description=description, domain_id=_domain_id(conn, domain), is_enabled=True)
+    project = _call(
+        f"creating project {name}",
+        conn.identity.create_project,
+        name=name,
+        description=description,
+        domain_id=_domain_id(conn, domain),
+        is_enabled=True,
+    )
     return _plain(project, "name", "description", "is_enabled")
 
 
@@ -131,8 +138,7 @@ def project_delete(name, domain="default", cloud=None):
 
 
 def _find_user(conn, name, domain):
-    return _call(f"user {name}", conn.identity.find_user, name,
-                 domain_id=_domain_id(conn, domain), ignore_missing=True)
+    return _call(f"user {name}", conn.identity.find_user, name, domain_id=_domain_id(conn, domain), ignore_missing=True)
 
 
 def _user(conn, user):
@@ -157,7 +163,8 @@ def user_create(name, password, default_project=None, domain="default", cloud=No
     fields = {"name": name, "password": password, "domain_id": _domain_id(conn, domain), "is_enabled": True}
     if default_project:
         fields["default_project_id"] = _require(
-            f"project {default_project}", _find_project(conn, default_project, domain)).id
+            f"project {default_project}", _find_project(conn, default_project, domain)
+        ).id
     return _user(conn, _call(f"creating user {name}", conn.identity.create_user, **fields))
 
 
@@ -170,7 +177,8 @@ def user_update(name, password=None, default_project=None, domain="default", clo
         fields["password"] = password
     if default_project is not None:
         fields["default_project_id"] = _require(
-            f"project {default_project}", _find_project(conn, default_project, domain)).id
+            f"project {default_project}", _find_project(conn, default_project, domain)
+        ).id
     return _user(conn, _call(f"updating user {name}", conn.identity.update_user, user, **fields))
 
 
@@ -188,10 +196,22 @@ def user_password_valid(name, password, domain="default", cloud=None):
     this is the one way to compare.
     """
     conn = _conn(cloud)
-    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-        "name": name, "domain": {"id": _domain_id(conn, domain)}, "password": password}}}}}
-    response = _call(f"authenticating user {name}", conn.identity.post, "/auth/tokens", json=body,
-                     authenticated=False, raise_exc=False)
+    body = {
+        "auth": {
+            "identity": {
+                "methods": ["password"],
+                "password": {"user": {"name": name, "domain": {"id": _domain_id(conn, domain)}, "password": password}},
+            }
+        }
+    }
+    response = _call(
+        f"authenticating user {name}",
+        conn.identity.post,
+        "/auth/tokens",
+        json=body,
+        authenticated=False,
+        raise_exc=False,
+    )
     if response.status_code == 201:
         return True
     if response.status_code == 401:
@@ -203,32 +223,41 @@ def user_password_valid(name, password, domain="default", cloud=None):
 
 
 def _grant_parts(conn, role, user, project, domain):
-    return (_require(f"role {role}", _call(f"role {role}", conn.identity.find_role, role, ignore_missing=True)),
-            _require(f"user {user}", _find_user(conn, user, domain)),
-            _require(f"project {project}", _find_project(conn, project, domain)))
+    return (
+        _require(f"role {role}", _call(f"role {role}", conn.identity.find_role, role, ignore_missing=True)),
+        _require(f"user {user}", _find_user(conn, user, domain)),
+        _require(f"project {project}", _find_project(conn, project, domain)),
+    )
 
 
 def role_granted(role, user, project, domain="default", cloud=None):
     """Whether ``user`` has ``role`` on ``project``."""
     conn = _conn(cloud)
     role_, user_, project_ = _grant_parts(conn, role, user, project, domain)
-    return bool(_call(f"role {role} of {user} on {project}", conn.identity.validate_user_has_project_role,
-                      project_, user_, role_))
+    return bool(
+        _call(
+            f"role {role} of {user} on {project}", conn.identity.validate_user_has_project_role, project_, user_, role_
+        )
+    )
 
 
 def role_grant(role, user, project, domain="default", cloud=None):
     conn = _conn(cloud)
     role_, user_, project_ = _grant_parts(conn, role, user, project, domain)
-    _call(f"granting {role} to {user} on {project}", conn.identity.assign_project_role_to_user,
-          project_, user_, role_)
+    _call(f"granting {role} to {user} on {project}", conn.identity.assign_project_role_to_user, project_, user_, role_)
     return True
 
 
 def role_revoke(role, user, project, domain="default", cloud=None):
     conn = _conn(cloud)
     role_, user_, project_ = _grant_parts(conn, role, user, project, domain)
-    _call(f"revoking {role} from {user} on {project}", conn.identity.unassign_project_role_from_user,
-          project_, user_, role_)
+    _call(
+        f"revoking {role} from {user} on {project}",
+        conn.identity.unassign_project_role_from_user,
+        project_,
+        user_,
+        role_,
+    )
     return True
 
 
@@ -249,8 +278,14 @@ def service_get(name, cloud=None):
 
 
 def service_create(name, type, description="", cloud=None):  # pylint: disable=redefined-builtin
-    service = _call(f"creating service {name}", _conn(cloud).identity.create_service,
-                    name=name, type=type, description=description, is_enabled=True)
+    service = _call(
+        f"creating service {name}",
+        _conn(cloud).identity.create_service,
+        name=name,
+        type=type,
+        description=description,
+        is_enabled=True,
+    )
     return _plain(service, "name", "type", "description", "is_enabled")
 
 
@@ -272,11 +307,17 @@ def service_delete(name, cloud=None):
 
 def _find_endpoint(conn, service, interface, region):
     service_ = _require(f"service {service}", _find_service(conn, service))
-    found = list(_call(f"endpoints of {service}", conn.identity.endpoints,
-                       service_id=service_.id, interface=interface, region_id=region))
+    found = list(
+        _call(
+            f"endpoints of {service}",
+            conn.identity.endpoints,
+            service_id=service_.id,
+            interface=interface,
+            region_id=region,
+        )
+    )
     if len(found) > 1:
-        raise CommandExecutionError(
-            f"{len(found)} {interface} endpoints of {service} in {region}: delete all but one")
+        raise CommandExecutionError(f"{len(found)} {interface} endpoints of {service} in {region}: delete all but one")
     return service_, (found[0] if found else None)
 
 
@@ -288,24 +329,34 @@ def endpoint_get(service, interface, region="RegionOne", cloud=None):
 def endpoint_create(service, interface, url, region="RegionOne", cloud=None):
     conn = _conn(cloud)
     service_, _ = _find_endpoint(conn, service, interface, region)
-    endpoint = _call(f"creating the {interface} endpoint of {service}", conn.identity.create_endpoint,
-                     service_id=service_.id, interface=interface, url=url, region_id=region, is_enabled=True)
+    endpoint = _call(
+        f"creating the {interface} endpoint of {service}",
+        conn.identity.create_endpoint,
+        service_id=service_.id,
+        interface=interface,
+        url=url,
+        region_id=region,
+        is_enabled=True,
+    )
     return _plain(endpoint, "url", "is_enabled")
 
 
 def endpoint_update(service, interface, url, region="RegionOne", cloud=None):
     conn = _conn(cloud)
-    endpoint = _require(f"the {interface} endpoint of {service} in {region}",
-                        _find_endpoint(conn, service, interface, region)[1])
-    endpoint = _call(f"updating the {interface} endpoint of {service}", conn.identity.update_endpoint,
-                     endpoint, url=url)
+    endpoint = _require(
+        f"the {interface} endpoint of {service} in {region}", _find_endpoint(conn, service, interface, region)[1]
+    )
+    endpoint = _call(
+        f"updating the {interface} endpoint of {service}", conn.identity.update_endpoint, endpoint, url=url
+    )
     return _plain(endpoint, "url", "is_enabled")
 
 
 def endpoint_delete(service, interface, region="RegionOne", cloud=None):
     conn = _conn(cloud)
-    endpoint = _require(f"the {interface} endpoint of {service} in {region}",
-                        _find_endpoint(conn, service, interface, region)[1])
+    endpoint = _require(
+        f"the {interface} endpoint of {service} in {region}", _find_endpoint(conn, service, interface, region)[1]
+    )
     _call(f"deleting the {interface} endpoint of {service}", conn.identity.delete_endpoint, endpoint)
     return True
 
@@ -331,8 +382,10 @@ def compute_hosts(cloud=None):
     agents = _call("Open vSwitch agents", lambda: list(conn.network.agents(agent_type="Open vSwitch agent")))
     alive = {agent.host for agent in agents if agent.is_alive}
     return {
-        service.host: {"nova_compute": service.state == "up" and service.status == "enabled",
-                       "ovs_agent": service.host in alive}
+        service.host: {
+            "nova_compute": service.state == "up" and service.status == "enabled",
+            "ovs_agent": service.host in alive,
+        }
         for service in services
     }
 
@@ -347,8 +400,15 @@ def flavor_get(name, cloud=None):
 
 
 def flavor_create(name, vcpus, ram, disk=0, is_public=True, cloud=None):
-    flavor = _call(f"creating flavor {name}", _conn(cloud).compute.create_flavor,
-                   name=name, vcpus=vcpus, ram=ram, disk=disk, is_public=is_public)
+    flavor = _call(
+        f"creating flavor {name}",
+        _conn(cloud).compute.create_flavor,
+        name=name,
+        vcpus=vcpus,
+        ram=ram,
+        disk=disk,
+        is_public=is_public,
+    )
     return _plain(flavor, *FLAVOR_FIELDS)
 
 
@@ -361,8 +421,14 @@ def flavor_delete(name, cloud=None):
 
 # Neutron networks
 
-NETWORK_FIELDS = ("name", "provider_network_type", "provider_physical_network", "is_router_external",
-                  "is_shared", "mtu")
+NETWORK_FIELDS = (
+    "name",
+    "provider_network_type",
+    "provider_physical_network",
+    "is_router_external",
+    "is_shared",
+    "mtu",
+)
 
 
 def _find_network(conn, name):
@@ -376,8 +442,7 @@ def network_get(name, cloud=None):
 
 def network_create(name, cloud=None, **fields):
     """Create the network with ``fields`` (any of NETWORK_FIELDS but name)."""
-    network = _call(f"creating network {name}", _conn(cloud).network.create_network, name=name,
-                    **_fields(fields))
+    network = _call(f"creating network {name}", _conn(cloud).network.create_network, name=name, **_fields(fields))
     return _plain(network, *NETWORK_FIELDS)
 
 
@@ -398,8 +463,7 @@ def network_delete(name, cloud=None):
 
 # Neutron subnets
 
-SUBNET_FIELDS = ("name", "network_id", "cidr", "gateway_ip", "is_dhcp_enabled", "dns_nameservers",
-                 "allocation_pools")
+SUBNET_FIELDS = ("name", "network_id", "cidr", "gateway_ip", "is_dhcp_enabled", "dns_nameservers", "allocation_pools")
 
 
 def _find_subnet(conn, name, network=None):
@@ -440,8 +504,15 @@ def subnet_create(name, network, cidr, cloud=None, **fields):
         ip_version = ipaddress.ip_network(cidr, strict=False).version
     except ValueError as exc:
         raise CommandExecutionError(f"subnet {name}: {exc}") from exc
-    subnet = _call(f"creating subnet {name}", conn.network.create_subnet, name=name, network_id=network_.id,
-                   cidr=cidr, ip_version=ip_version, **_fields(fields))
+    subnet = _call(
+        f"creating subnet {name}",
+        conn.network.create_subnet,
+        name=name,
+        network_id=network_.id,
+        cidr=cidr,
+        ip_version=ip_version,
+        **_fields(fields),
+    )
     return _plain(subnet, *SUBNET_FIELDS)
 
 
@@ -476,8 +547,11 @@ def subnet_delete(name, network=None, cloud=None):
 
 # The device owners of a router's ports on its subnets (legacy, HA, DVR);
 # its gateway port and HA network ports are not interfaces.
-ROUTER_INTERFACE_OWNERS = ("network:router_interface", "network:ha_router_replicated_interface",
-                           "network:router_interface_distributed")
+ROUTER_INTERFACE_OWNERS = (
+    "network:router_interface",
+    "network:ha_router_replicated_interface",
+    "network:router_interface_distributed",
+)
 
 
 def _find_router(conn, name):
@@ -485,8 +559,11 @@ def _find_router(conn, name):
 
 
 def _router_ports(conn, router):
-    return [port for port in _call(f"ports of router {router.name}", conn.network.ports, device_id=router.id)
-            if port.device_owner in ROUTER_INTERFACE_OWNERS]
+    return [
+        port
+        for port in _call(f"ports of router {router.name}", conn.network.ports, device_id=router.id)
+        if port.device_owner in ROUTER_INTERFACE_OWNERS
+    ]
 
 
 def _router(conn, router):
@@ -498,9 +575,12 @@ def _router(conn, router):
     return dict(
         _plain(router, "name"),
         external_network=_call(f"network {network_id}", conn.network.get_network, network_id).name
-        if network_id else None,
-        interfaces=sorted(_call(f"subnet {subnet_id}", conn.network.get_subnet, subnet_id).name
-                          for subnet_id in subnet_ids))
+        if network_id
+        else None,
+        interfaces=sorted(
+            _call(f"subnet {subnet_id}", conn.network.get_subnet, subnet_id).name for subnet_id in subnet_ids
+        ),
+    )
 
 
 def _gateway(conn, external_network):
@@ -548,8 +628,12 @@ def router_update(name, external_network=None, cloud=None):
     """
     conn = _conn(cloud)
     router = _require(f"router {name}", _find_router(conn, name))
-    router = _call(f"updating router {name}", conn.network.update_router, router,
-                   external_gateway_info=_gateway(conn, external_network))
+    router = _call(
+        f"updating router {name}",
+        conn.network.update_router,
+        router,
+        external_gateway_info=_gateway(conn, external_network),
+    )
     return _router(conn, router)
 
 
@@ -564,8 +648,12 @@ def router_add_interface(name, subnet, cloud=None):
     conn = _conn(cloud)
     router = _require(f"router {name}", _find_router(conn, name))
     subnet_ = _require(f"subnet {subnet}", _find_subnet(conn, subnet))
-    _call(f"attaching router {name} to subnet {subnet}", conn.network.add_interface_to_router, router,
-          subnet_id=subnet_.id)
+    _call(
+        f"attaching router {name} to subnet {subnet}",
+        conn.network.add_interface_to_router,
+        router,
+        subnet_id=subnet_.id,
+    )
     return True
 
 
@@ -580,16 +668,26 @@ def router_delete(name, cloud=None):
     conn = _conn(cloud)
     router = _require(f"router {name}", _find_router(conn, name))
     for port in _router_ports(conn, router):
-        _call(f"detaching router {name} from port {port.id}", conn.network.remove_interface_from_router, router,
-              port_id=port.id)
+        _call(
+            f"detaching router {name} from port {port.id}",
+            conn.network.remove_interface_from_router,
+            router,
+            port_id=port.id,
+        )
     _call(f"deleting router {name}", conn.network.delete_router, router)
     return True
 
 
 # Neutron security group rules
 
-RULE_DEFAULTS = {"protocol": None, "port_range_min": None, "port_range_max": None, "remote_ip_prefix": None,
-                 "direction": "ingress", "ethertype": "IPv4"}
+RULE_DEFAULTS = {
+    "protocol": None,
+    "port_range_min": None,
+    "port_range_max": None,
+    "remote_ip_prefix": None,
+    "direction": "ingress",
+    "ethertype": "IPv4",
+}
 # Any address: Neutron may store these as no prefix at all.
 ANY_PREFIX = ("0.0.0.0/0", "::/0")
 
@@ -609,9 +707,12 @@ def _rule(fields):
 def _security_group(conn, name):
     """The security group ``name`` of the connection's current project."""
     project_id = _call("the current project", getattr, conn, "current_project_id")
-    return _require(f"security group {name} of project {project_id}", _call(
-        f"security group {name}", conn.network.find_security_group, name, project_id=project_id,
-        ignore_missing=True))
+    return _require(
+        f"security group {name} of project {project_id}",
+        _call(
+            f"security group {name}", conn.network.find_security_group, name, project_id=project_id, ignore_missing=True
+        ),
+    )
 
 
 def security_group_rule_get(security_group="default", cloud=None, **rule):
@@ -628,11 +729,19 @@ def security_group_rule_get(security_group="default", cloud=None, **rule):
     conn = _conn(cloud)
     wanted = _rule(rule)
     group = _security_group(conn, security_group)
-    for found in _call(f"rules of security group {security_group}", conn.network.security_group_rules,
-                       security_group_id=group.id):
-        fields = _rule({"protocol": found.protocol, "port_range_min": found.port_range_min,
-                        "port_range_max": found.port_range_max, "remote_ip_prefix": found.remote_ip_prefix,
-                        "direction": found.direction, "ethertype": found.ether_type})
+    for found in _call(
+        f"rules of security group {security_group}", conn.network.security_group_rules, security_group_id=group.id
+    ):
+        fields = _rule(
+            {
+                "protocol": found.protocol,
+                "port_range_min": found.port_range_min,
+                "port_range_max": found.port_range_max,
+                "remote_ip_prefix": found.remote_ip_prefix,
+                "direction": found.direction,
+                "ethertype": found.ether_type,
+            }
+        )
         if fields == wanted and found.remote_group_id is None:
             return dict(id=found.id, security_group=security_group, **fields)
     return None
@@ -650,10 +759,13 @@ def security_group_rule_create(security_group="default", cloud=None, **rule):
     conn = _conn(cloud)
     wanted = _rule(rule)
     group = _security_group(conn, security_group)
-    attrs = {("ether_type" if key == "ethertype" else key): value for key, value in wanted.items()
-             if value is not None}
-    found = _call(f"adding a rule to security group {security_group}", conn.network.create_security_group_rule,
-                  security_group_id=group.id, **attrs)
+    attrs = {("ether_type" if key == "ethertype" else key): value for key, value in wanted.items() if value is not None}
+    found = _call(
+        f"adding a rule to security group {security_group}",
+        conn.network.create_security_group_rule,
+        security_group_id=group.id,
+        **attrs,
+    )
     return dict(id=found.id, security_group=security_group, **wanted)
 
 
@@ -681,8 +793,7 @@ def keypair_create(name, public_key, cloud=None):
 
         salt controller openstack.keypair_create demo-key "$(cat ~/.ssh/id_ed25519.pub)"
     """
-    keypair = _call(f"creating keypair {name}", _conn(cloud).compute.create_keypair, name=name,
-                    public_key=public_key)
+    keypair = _call(f"creating keypair {name}", _conn(cloud).compute.create_keypair, name=name, public_key=public_key)
     return _plain(keypair, "name", "public_key")
 
 
@@ -719,8 +830,9 @@ def image_get(name, cloud=None):
     return _plain(_find_image(_conn(cloud), name), *IMAGE_FIELDS)
 
 
-def image_create(name, filename, disk_format="raw", container_format="bare", visibility="public", timeout=600,
-                 cloud=None):
+def image_create(
+    name, filename, disk_format="raw", container_format="bare", visibility="public", timeout=600, cloud=None
+):
     """
     Upload the local file ``filename`` as the image ``name`` and wait (up
     to ``timeout`` seconds) until it is active.
@@ -730,11 +842,25 @@ def image_create(name, filename, disk_format="raw", container_format="bare", vis
         salt controller openstack.image_create cirros /var/cache/saltlab/cirros.img disk_format=qcow2
     """
     conn = _conn(cloud)
-    image = _call(f"uploading {filename} as image {name}", conn.image.create_image, name, filename=filename,
-                  disk_format=disk_format, container_format=container_format, visibility=visibility, wait=True,
-                  timeout=timeout)
-    image = _call(f"waiting for image {name} to be active", conn.image.wait_for_status, image, "active",
-                  failures=["killed", "deleted"], wait=timeout)
+    image = _call(
+        f"uploading {filename} as image {name}",
+        conn.image.create_image,
+        name,
+        filename=filename,
+        disk_format=disk_format,
+        container_format=container_format,
+        visibility=visibility,
+        wait=True,
+        timeout=timeout,
+    )
+    image = _call(
+        f"waiting for image {name} to be active",
+        conn.image.wait_for_status,
+        image,
+        "active",
+        failures=["killed", "deleted"],
+        wait=timeout,
+    )
     return _plain(image, *IMAGE_FIELDS)
 
 
@@ -754,8 +880,11 @@ def _server(server):
     """A server as a dict; host is None unless the caller is admin."""
     if server is None:
         return None
-    return dict(_plain(server, "name", "status", "addresses"), host=server.compute_host,
-                fault=_fault(server) if server.status == "ERROR" else None)
+    return dict(
+        _plain(server, "name", "status", "addresses"),
+        host=server.compute_host,
+        fault=_fault(server) if server.status == "ERROR" else None,
+    )
 
 
 def _wait_active(conn, server, name, timeout):
@@ -814,12 +943,23 @@ def server_group_create(name, policy, cloud=None):
 
         salt controller openstack.server_group_create demo-spread anti-affinity
     """
-    return _server_group(_call(f"creating server group {name}", _conn(cloud).compute.create_server_group,
-                               name=name, policy=policy))
+    return _server_group(
+        _call(f"creating server group {name}", _conn(cloud).compute.create_server_group, name=name, policy=policy)
+    )
 
 
-def server_create(name, image, flavor, network, key_name=None, availability_zone=None, security_groups=None,
-                  server_group=None, timeout=600, cloud=None):
+def server_create(
+    name,
+    image,
+    flavor,
+    network,
+    key_name=None,
+    availability_zone=None,
+    security_groups=None,
+    server_group=None,
+    timeout=600,
+    cloud=None,
+):
     """
     Boot the server ``name`` from ``image`` with ``flavor`` on ``network``
     (all names), in ``server_group`` when given (a name: the scheduler
@@ -917,6 +1057,10 @@ def floating_ip_create(server, network, cloud=None):
     if not ports:
         raise CommandExecutionError(f"server {server} has no port")
     network_ = _require(f"network {network}", _find_network(conn, network))
-    found = _call(f"allocating a floating IP from {network} for server {server}", conn.network.create_ip,
-                  floating_network_id=network_.id, port_id=ports[0].id)
+    found = _call(
+        f"allocating a floating IP from {network} for server {server}",
+        conn.network.create_ip,
+        floating_network_id=network_.id,
+        port_id=ports[0].id,
+    )
     return found.floating_ip_address

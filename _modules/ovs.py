@@ -95,7 +95,8 @@ def _find(table, name, columns):
     table_data = json.loads(output)
     if not table_data["data"]:
         return None
-    return {heading: _decode(value) for heading, value in zip(table_data["headings"], table_data["data"][0])}
+    row = zip(table_data["headings"], table_data["data"][0], strict=True)
+    return {heading: _decode(value) for heading, value in row}
 
 
 def switch_get():
@@ -127,8 +128,12 @@ def switch_set(other_config):
     """
     if not other_config:
         raise SaltInvocationError("ovs.switch_set needs other_config keys")
-    _vsctl("set", "Open_vSwitch", ".",
-           *(f"other_config:{_quote(key)}={_quote(value)}" for key, value in other_config.items()))
+    _vsctl(
+        "set",
+        "Open_vSwitch",
+        ".",
+        *(f"other_config:{_quote(key)}={_quote(value)}" for key, value in other_config.items()),
+    )
     return True
 
 

@@ -103,17 +103,24 @@ def project_present(name, description="", domain="default", cloud=None):
     """The project ``name`` exists, enabled, with ``description``."""
     where = {"domain": domain, "cloud": cloud}
     return _present(
-        name, f"project {name}", __salt__["openstack.project_get"](name, **where),
+        name,
+        f"project {name}",
+        __salt__["openstack.project_get"](name, **where),
         {"description": description, "is_enabled": True},
         lambda: __salt__["openstack.project_create"](name, description=description, **where),
-        lambda diff: __salt__["openstack.project_update"](name, **diff, **where))
+        lambda diff: __salt__["openstack.project_update"](name, **diff, **where),
+    )
 
 
 @_api_errors_fail
 def project_absent(name, domain="default", cloud=None):
     where = {"domain": domain, "cloud": cloud}
-    return _absent(name, f"project {name}", __salt__["openstack.project_get"](name, **where),
-                   lambda: __salt__["openstack.project_delete"](name, **where))
+    return _absent(
+        name,
+        f"project {name}",
+        __salt__["openstack.project_get"](name, **where),
+        lambda: __salt__["openstack.project_delete"](name, **where),
+    )
 
 
 @_api_errors_fail
@@ -132,20 +139,31 @@ def user_present(name, password, default_project=None, domain="default", cloud=N
 
     def update(diff):
         __salt__["openstack.user_update"](
-            name, password=password if "password" in diff else None,
-            default_project=diff.get("default_project"), **where)
+            name,
+            password=password if "password" in diff else None,
+            default_project=diff.get("default_project"),
+            **where,
+        )
 
     return _present(
-        name, f"user {name}", current, wanted,
+        name,
+        f"user {name}",
+        current,
+        wanted,
         lambda: __salt__["openstack.user_create"](name, password, default_project=default_project, **where),
-        update)
+        update,
+    )
 
 
 @_api_errors_fail
 def user_absent(name, domain="default", cloud=None):
     where = {"domain": domain, "cloud": cloud}
-    return _absent(name, f"user {name}", __salt__["openstack.user_get"](name, **where),
-                   lambda: __salt__["openstack.user_delete"](name, **where))
+    return _absent(
+        name,
+        f"user {name}",
+        __salt__["openstack.user_get"](name, **where),
+        lambda: __salt__["openstack.user_delete"](name, **where),
+    )
 
 
 @_api_errors_fail
@@ -155,8 +173,13 @@ def role_granted(name, user, project, domain="default", cloud=None):
     where = {"domain": domain, "cloud": cloud}
     granted = __salt__["openstack.role_granted"](*args, **where)
     return _present(
-        name, f"role {name} of {user} on {project}", {"granted": True} if granted else None,
-        {"granted": True}, lambda: __salt__["openstack.role_grant"](*args, **where), None)
+        name,
+        f"role {name} of {user} on {project}",
+        {"granted": True} if granted else None,
+        {"granted": True},
+        lambda: __salt__["openstack.role_grant"](*args, **where),
+        None,
+    )
 
 
 @_api_errors_fail
@@ -165,25 +188,36 @@ def role_revoked(name, user, project, domain="default", cloud=None):
     args = (name, user, project)
     where = {"domain": domain, "cloud": cloud}
     granted = __salt__["openstack.role_granted"](*args, **where)
-    return _absent(name, f"role {name} of {user} on {project}", {"granted": True} if granted else None,
-                   lambda: __salt__["openstack.role_revoke"](*args, **where))
+    return _absent(
+        name,
+        f"role {name} of {user} on {project}",
+        {"granted": True} if granted else None,
+        lambda: __salt__["openstack.role_revoke"](*args, **where),
+    )
 
 
 @_api_errors_fail
 def service_present(name, type, description="", cloud=None):  # pylint: disable=redefined-builtin
     """The catalog has one service ``name`` of ``type``, enabled."""
     return _present(
-        name, f"service {name}", __salt__["openstack.service_get"](name, cloud=cloud),
+        name,
+        f"service {name}",
+        __salt__["openstack.service_get"](name, cloud=cloud),
         {"type": type, "description": description, "is_enabled": True},
         lambda: __salt__["openstack.service_create"](name, type, description=description, cloud=cloud),
-        lambda diff: __salt__["openstack.service_update"](name, cloud=cloud, **diff))
+        lambda diff: __salt__["openstack.service_update"](name, cloud=cloud, **diff),
+    )
 
 
 @_api_errors_fail
 def service_absent(name, cloud=None):
     """No service ``name`` (Keystone deletes its endpoints with it)."""
-    return _absent(name, f"service {name}", __salt__["openstack.service_get"](name, cloud=cloud),
-                   lambda: __salt__["openstack.service_delete"](name, cloud=cloud))
+    return _absent(
+        name,
+        f"service {name}",
+        __salt__["openstack.service_get"](name, cloud=cloud),
+        lambda: __salt__["openstack.service_delete"](name, cloud=cloud),
+    )
 
 
 @_api_errors_fail
@@ -191,18 +225,24 @@ def endpoint_present(name, service, interface, url, region="RegionOne", cloud=No
     """``service`` has one ``interface`` endpoint in ``region``, at ``url``."""
     where = {"region": region, "cloud": cloud}
     return _present(
-        name, f"the {interface} endpoint of {service}",
-        __salt__["openstack.endpoint_get"](service, interface, **where), {"url": url},
+        name,
+        f"the {interface} endpoint of {service}",
+        __salt__["openstack.endpoint_get"](service, interface, **where),
+        {"url": url},
         lambda: __salt__["openstack.endpoint_create"](service, interface, url, **where),
-        lambda _diff: __salt__["openstack.endpoint_update"](service, interface, url, **where))
+        lambda _diff: __salt__["openstack.endpoint_update"](service, interface, url, **where),
+    )
 
 
 @_api_errors_fail
 def endpoint_absent(name, service, interface, region="RegionOne", cloud=None):
     where = {"region": region, "cloud": cloud}
-    return _absent(name, f"the {interface} endpoint of {service}",
-                   __salt__["openstack.endpoint_get"](service, interface, **where),
-                   lambda: __salt__["openstack.endpoint_delete"](service, interface, **where))
+    return _absent(
+        name,
+        f"the {interface} endpoint of {service}",
+        __salt__["openstack.endpoint_get"](service, interface, **where),
+        lambda: __salt__["openstack.endpoint_delete"](service, interface, **where),
+    )
 
 
 @_api_errors_fail
@@ -230,13 +270,22 @@ def compute_ready(name, minimum=1, timeout=300, interval=5, cloud=None):
         time.sleep(interval)
         hosts, usable = ready()
     if len(usable) >= minimum:
-        return {"name": name, "result": True, "changes": {},
-                "comment": f"compute hosts ready: {', '.join(usable)}"}
-    waiting = ", ".join(f"{host} ({', '.join(k for k, ok in state.items() if not ok)} not up)"
-                        for host, state in sorted(hosts.items()) if not all(state.values())) or "no nova-compute"
+        return {"name": name, "result": True, "changes": {}, "comment": f"compute hosts ready: {', '.join(usable)}"}
+    waiting = (
+        ", ".join(
+            f"{host} ({', '.join(k for k, ok in state.items() if not ok)} not up)"
+            for host, state in sorted(hosts.items())
+            if not all(state.values())
+        )
+        or "no nova-compute"
+    )
     if __opts__["test"]:
-        return {"name": name, "result": None, "changes": {},
-                "comment": f"{len(usable)} of {minimum} compute hosts ready now, would wait for: {waiting}"}
+        return {
+            "name": name,
+            "result": None,
+            "changes": {},
+            "comment": f"{len(usable)} of {minimum} compute hosts ready now, would wait for: {waiting}",
+        }
     return _fail(name, f"{len(usable)} of {minimum} compute hosts ready after {timeout} s; waiting for: {waiting}")
 
 
@@ -255,51 +304,75 @@ def flavor_present(name, vcpus, ram, disk=0, is_public=True, cloud=None):
         __salt__["openstack.flavor_delete"](name, cloud=cloud)
         create()
 
-    return _present(name, f"flavor {name}", __salt__["openstack.flavor_get"](name, cloud=cloud), wanted,
-                    create, replace)
+    return _present(
+        name, f"flavor {name}", __salt__["openstack.flavor_get"](name, cloud=cloud), wanted, create, replace
+    )
 
 
 @_api_errors_fail
 def flavor_absent(name, cloud=None):
-    return _absent(name, f"flavor {name}", __salt__["openstack.flavor_get"](name, cloud=cloud),
-                   lambda: __salt__["openstack.flavor_delete"](name, cloud=cloud))
+    return _absent(
+        name,
+        f"flavor {name}",
+        __salt__["openstack.flavor_get"](name, cloud=cloud),
+        lambda: __salt__["openstack.flavor_delete"](name, cloud=cloud),
+    )
 
 
 @_api_errors_fail
-def network_present(name, provider_network_type=None, provider_physical_network=None,
-                    is_router_external=False, is_shared=False, mtu=None, cloud=None):
+def network_present(
+    name,
+    provider_network_type=None,
+    provider_physical_network=None,
+    is_router_external=False,
+    is_shared=False,
+    mtu=None,
+    cloud=None,
+):
     """
     The network ``name`` exists. Its provider type and physical network are
     fixed when it is made (a network that differs there is an error: it may
     have ports); external, shared and MTU are updated.
     """
     current = __salt__["openstack.network_get"](name, cloud=cloud)
-    fixed = {"provider_network_type": provider_network_type,
-             "provider_physical_network": provider_physical_network}
+    fixed = {"provider_network_type": provider_network_type, "provider_physical_network": provider_physical_network}
     wanted = {"is_router_external": is_router_external, "is_shared": is_shared}
     if mtu is not None:
         wanted["mtu"] = mtu
     if current is not None:
         differ = {field: value for field, value in fixed.items() if value is not None and current[field] != value}
         if differ:
-            return _fail(name, f"network {name} exists with {', '.join(f'{k}={current[k]}' for k in differ)},"
-                         " which Neutron cannot change: delete the network to make it again")
+            return _fail(
+                name,
+                f"network {name} exists with {', '.join(f'{k}={current[k]}' for k in differ)},"
+                " which Neutron cannot change: delete the network to make it again",
+            )
     return _present(
-        name, f"network {name}", current, dict(fixed, **wanted) if current is None else wanted,
+        name,
+        f"network {name}",
+        current,
+        dict(fixed, **wanted) if current is None else wanted,
         lambda: __salt__["openstack.network_create"](
-            name, cloud=cloud, **{k: v for k, v in dict(fixed, **wanted).items() if v is not None}),
-        lambda diff: __salt__["openstack.network_update"](name, cloud=cloud, **diff))
+            name, cloud=cloud, **{k: v for k, v in dict(fixed, **wanted).items() if v is not None}
+        ),
+        lambda diff: __salt__["openstack.network_update"](name, cloud=cloud, **diff),
+    )
 
 
 @_api_errors_fail
 def network_absent(name, cloud=None):
-    return _absent(name, f"network {name}", __salt__["openstack.network_get"](name, cloud=cloud),
-                   lambda: __salt__["openstack.network_delete"](name, cloud=cloud))
+    return _absent(
+        name,
+        f"network {name}",
+        __salt__["openstack.network_get"](name, cloud=cloud),
+        lambda: __salt__["openstack.network_delete"](name, cloud=cloud),
+    )
 
 
 @_api_errors_fail
-def subnet_present(name, network, cidr, gateway_ip=None, enable_dhcp=True, dns_nameservers=None,
-                   allocation_pools=None, cloud=None):
+def subnet_present(
+    name, network, cidr, gateway_ip=None, enable_dhcp=True, dns_nameservers=None, allocation_pools=None, cloud=None
+):
     """
     The subnet ``name`` of ``network`` has ``cidr``; DHCP, and the gateway,
     DNS servers and allocation pools when given (else Neutron's choice), are
@@ -323,21 +396,32 @@ def subnet_present(name, network, cidr, gateway_ip=None, enable_dhcp=True, dns_n
     where = {"network": network, "cloud": cloud}
     current = __salt__["openstack.subnet_get"](name, **where)
     if current is not None and ipaddress.ip_network(current["cidr"], strict=False) != wanted_cidr:
-        return _fail(name, f"subnet {name} exists with cidr {current['cidr']}, which Neutron cannot change:"
-                     " delete the subnet to make it again")
+        return _fail(
+            name,
+            f"subnet {name} exists with cidr {current['cidr']}, which Neutron cannot change:"
+            " delete the subnet to make it again",
+        )
     optional = {"gateway_ip": gateway_ip, "dns_nameservers": dns_nameservers, "allocation_pools": allocation_pools}
     wanted = dict({key: value for key, value in optional.items() if value is not None}, is_dhcp_enabled=enable_dhcp)
     return _present(
-        name, f"subnet {name}", current, dict(wanted, cidr=cidr) if current is None else wanted,
+        name,
+        f"subnet {name}",
+        current,
+        dict(wanted, cidr=cidr) if current is None else wanted,
         lambda: __salt__["openstack.subnet_create"](name, network, cidr, cloud=cloud, **wanted),
-        lambda diff: __salt__["openstack.subnet_update"](name, **where, **diff))
+        lambda diff: __salt__["openstack.subnet_update"](name, **where, **diff),
+    )
 
 
 @_api_errors_fail
 def subnet_absent(name, network=None, cloud=None):
     where = {"network": network, "cloud": cloud}
-    return _absent(name, f"subnet {name}", __salt__["openstack.subnet_get"](name, **where),
-                   lambda: __salt__["openstack.subnet_delete"](name, **where))
+    return _absent(
+        name,
+        f"subnet {name}",
+        __salt__["openstack.subnet_get"](name, **where),
+        lambda: __salt__["openstack.subnet_delete"](name, **where),
+    )
 
 
 @_api_errors_fail
@@ -382,14 +466,26 @@ def router_present(name, external_network=None, interfaces=None, cloud=None):
 @_api_errors_fail
 def router_absent(name, cloud=None):
     """No router ``name``: it is detached from its subnets, then deleted."""
-    return _absent(name, f"router {name}", __salt__["openstack.router_get"](name, cloud=cloud),
-                   lambda: __salt__["openstack.router_delete"](name, cloud=cloud))
+    return _absent(
+        name,
+        f"router {name}",
+        __salt__["openstack.router_get"](name, cloud=cloud),
+        lambda: __salt__["openstack.router_delete"](name, cloud=cloud),
+    )
 
 
 @_api_errors_fail
-def security_group_rule_present(name, security_group="default", protocol=None, port_range_min=None,
-                                port_range_max=None, remote_ip_prefix=None, direction="ingress", ethertype="IPv4",
-                                cloud=None):
+def security_group_rule_present(
+    name,
+    security_group="default",
+    protocol=None,
+    port_range_min=None,
+    port_range_max=None,
+    remote_ip_prefix=None,
+    direction="ingress",
+    ethertype="IPv4",
+    cloud=None,
+):
     """
     ``security_group`` of the cloud's current project has a rule with these
     fields (``name`` is only the state's label). A rule that allows more is
@@ -403,12 +499,24 @@ def security_group_rule_present(name, security_group="default", protocol=None, p
             - port_range_min: 22
             - port_range_max: 22
     """
-    rule = {"protocol": protocol, "port_range_min": port_range_min, "port_range_max": port_range_max,
-            "remote_ip_prefix": remote_ip_prefix, "direction": direction, "ethertype": ethertype}
+    rule = {
+        "protocol": protocol,
+        "port_range_min": port_range_min,
+        "port_range_max": port_range_max,
+        "remote_ip_prefix": remote_ip_prefix,
+        "direction": direction,
+        "ethertype": ethertype,
+    }
     where = {"security_group": security_group, "cloud": cloud}
     found = __salt__["openstack.security_group_rule_get"](**where, **rule)
-    return _present(name, f"rule {name} of security group {security_group}", rule if found is not None else None,
-                    rule, lambda: __salt__["openstack.security_group_rule_create"](**where, **rule), None)
+    return _present(
+        name,
+        f"rule {name} of security group {security_group}",
+        rule if found is not None else None,
+        rule,
+        lambda: __salt__["openstack.security_group_rule_create"](**where, **rule),
+        None,
+    )
 
 
 @_api_errors_fail
@@ -434,8 +542,9 @@ def keypair_present(name, public_key, cloud=None):
         __salt__["openstack.keypair_delete"](name, cloud=cloud)
         create()
 
-    return _present(name, f"keypair {name}", current, {"public_key": public_key.strip()}, create, replace,
-                    updated="replaced")
+    return _present(
+        name, f"keypair {name}", current, {"public_key": public_key.strip()}, create, replace, updated="replaced"
+    )
 
 
 def _md5(filename):
@@ -469,13 +578,20 @@ def image_present(name, filename, disk_format="raw", container_format="bare", vi
     if current is not None and current["status"] != "active":
         return _fail(name, f"image {name} is {current['status']}, not active: delete it to upload {filename} again")
     if current is not None and current["checksum"] != checksum:
-        return _fail(name, f"image {name} has checksum {current['checksum']} but {filename} has {checksum}:"
-                     " delete the image to upload the file again")
+        return _fail(
+            name,
+            f"image {name} has checksum {current['checksum']} but {filename} has {checksum}:"
+            " delete the image to upload the file again",
+        )
     wanted = {"disk_format": disk_format, "container_format": container_format, "visibility": visibility}
     return _present(
-        name, f"image {name}", current,
+        name,
+        f"image {name}",
+        current,
         dict(wanted, filename=filename, checksum=checksum) if current is None else {"checksum": checksum},
-        lambda: __salt__["openstack.image_create"](name, filename, cloud=cloud, **wanted), None)
+        lambda: __salt__["openstack.image_create"](name, filename, cloud=cloud, **wanted),
+        None,
+    )
 
 
 @_api_errors_fail
@@ -492,15 +608,34 @@ def server_group_present(name, policy="anti-affinity", cloud=None):
     """
     current = __salt__["openstack.server_group_get"](name, cloud=cloud)
     if current is not None and current["policy"] != policy:
-        return _fail(name, f"server group {name} exists with policy {current['policy']}, which Nova cannot"
-                           " change: delete the group (and its servers) to make it again")
-    return _present(name, f"server group {name}", current, {"policy": policy},
-                    lambda: __salt__["openstack.server_group_create"](name, policy, cloud=cloud), None)
+        return _fail(
+            name,
+            f"server group {name} exists with policy {current['policy']}, which Nova cannot"
+            " change: delete the group (and its servers) to make it again",
+        )
+    return _present(
+        name,
+        f"server group {name}",
+        current,
+        {"policy": policy},
+        lambda: __salt__["openstack.server_group_create"](name, policy, cloud=cloud),
+        None,
+    )
 
 
 @_api_errors_fail
-def server_present(name, image, flavor, network, key_name=None, availability_zone=None, security_groups=None,
-                   server_group=None, timeout=600, cloud=None):
+def server_present(
+    name,
+    image,
+    flavor,
+    network,
+    key_name=None,
+    availability_zone=None,
+    security_groups=None,
+    server_group=None,
+    timeout=600,
+    cloud=None,
+):
     """
     The server ``name`` exists: it is booted from ``image`` with ``flavor``
     on ``network`` (in ``server_group`` when given) and awaited until
@@ -522,13 +657,23 @@ def server_present(name, image, flavor, network, key_name=None, availability_zon
         return _fail(name, f"server {name} is in ERROR: {current['fault']}")
     if current is not None and current["status"] not in ("ACTIVE", "SHUTOFF"):
         return _fail(name, f"server {name} is {current['status']}, neither ACTIVE nor SHUTOFF")
-    options = {"key_name": key_name, "availability_zone": availability_zone, "security_groups": security_groups,
-               "server_group": server_group}
-    wanted = dict({key: value for key, value in options.items() if value is not None},
-                  image=image, flavor=flavor, network=network)
+    options = {
+        "key_name": key_name,
+        "availability_zone": availability_zone,
+        "security_groups": security_groups,
+        "server_group": server_group,
+    }
+    wanted = dict(
+        {key: value for key, value in options.items() if value is not None}, image=image, flavor=flavor, network=network
+    )
     ret = _present(
-        name, f"server {name}", current, wanted if current is None else {},
-        lambda: __salt__["openstack.server_create"](name, timeout=timeout, cloud=cloud, **wanted), None)
+        name,
+        f"server {name}",
+        current,
+        wanted if current is None else {},
+        lambda: __salt__["openstack.server_create"](name, timeout=timeout, cloud=cloud, **wanted),
+        None,
+    )
     if current is not None and current["status"] == "SHUTOFF":
         ret["comment"] = f"server {name} exists and is SHUTOFF (not started)"
     return ret
@@ -536,8 +681,12 @@ def server_present(name, image, flavor, network, key_name=None, availability_zon
 
 @_api_errors_fail
 def server_absent(name, cloud=None):
-    return _absent(name, f"server {name}", __salt__["openstack.server_get"](name, cloud=cloud),
-                   lambda: __salt__["openstack.server_delete"](name, cloud=cloud))
+    return _absent(
+        name,
+        f"server {name}",
+        __salt__["openstack.server_get"](name, cloud=cloud),
+        lambda: __salt__["openstack.server_delete"](name, cloud=cloud),
+    )
 
 
 @_api_errors_fail
@@ -560,8 +709,14 @@ def floating_ip_present(name, network, cloud=None):
     def create():
         made["address"] = __salt__["openstack.floating_ip_create"](name, network, cloud=cloud)
 
-    ret = _present(name, f"floating IP of server {name}", {"address": address} if address else None,
-                   {"network": network} if address is None else {}, create, None)
+    ret = _present(
+        name,
+        f"floating IP of server {name}",
+        {"address": address} if address else None,
+        {"network": network} if address is None else {},
+        create,
+        None,
+    )
     if address:
         ret["comment"] = f"server {name} has the floating IP {address}"
     if made:

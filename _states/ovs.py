@@ -127,14 +127,16 @@ def bridge_present(name, datapath_type=None, fail_mode=None):
     The bridge ``name`` exists, with ``datapath_type`` (``system`` or
     ``netdev``) and ``fail_mode`` (``standalone`` or ``secure``) when given.
     """
-    wanted = {key: value for key, value in (("datapath_type", datapath_type), ("fail_mode", fail_mode))
-              if value is not None}
+    wanted = {
+        key: value for key, value in (("datapath_type", datapath_type), ("fail_mode", fail_mode)) if value is not None
+    }
 
     def check(ret):
         current = __salt__["ovs.bridge_get"](name)
         if current is None:
-            return _converge(ret, f"Bridge {name}", None, dict(wanted, name=name),
-                             lambda: __salt__["ovs.bridge_add"](name, **wanted))
+            return _converge(
+                ret, f"Bridge {name}", None, dict(wanted, name=name), lambda: __salt__["ovs.bridge_add"](name, **wanted)
+            )
         old, new = _differences(current, wanted)
         if not new:
             ret["comment"] = f"Bridge {name} is as wanted"
@@ -175,8 +177,13 @@ def port_present(name, bridge, type=None, options=None):  # pylint: disable=rede
     def check(ret):
         current = __salt__["ovs.port_get"](name)
         if current is None:
-            return _converge(ret, f"Port {name}", None, wanted,
-                             lambda: __salt__["ovs.port_add"](bridge, name, type=type, options=wanted.get("options")))
+            return _converge(
+                ret,
+                f"Port {name}",
+                None,
+                wanted,
+                lambda: __salt__["ovs.port_add"](bridge, name, type=type, options=wanted.get("options")),
+            )
         old, new = _differences(current, wanted)
         if not new:
             ret["comment"] = f"Port {name} is as wanted"
@@ -187,8 +194,12 @@ def port_present(name, bridge, type=None, options=None):  # pylint: disable=rede
                 # Two transactions: ovs-vswitchd 3.1 fails to re-add (or
                 # asserts on) a port moved between bridges in one.
                 __salt__["ovs.port_delete"](name, bridge=current["bridge"])
-                __salt__["ovs.port_add"](bridge, name, type=wanted.get("type", current["type"]),
-                                         options=wanted.get("options", current["options"]))
+                __salt__["ovs.port_add"](
+                    bridge,
+                    name,
+                    type=wanted.get("type", current["type"]),
+                    options=wanted.get("options", current["options"]),
+                )
 
         else:
 
@@ -210,7 +221,8 @@ def port_absent(name):
         if current is None:
             ret["comment"] = f"Port {name} is absent"
             return ret
-        return _converge(ret, f"Port {name}", current, None,
-                         lambda: __salt__["ovs.port_delete"](name, bridge=current["bridge"]))
+        return _converge(
+            ret, f"Port {name}", current, None, lambda: __salt__["ovs.port_delete"](name, bridge=current["bridge"])
+        )
 
     return _state(name, check)

@@ -237,8 +237,12 @@ class Cloud:
         if vm_ is not None:
             args = self.utils["cloud.filter_event"](tag, vm_, EVENT_KEYS)
         self.utils["cloud.fire_event"](
-            "event", what, f"salt/cloud/{name}/{tag}", args=args,
-            sock_dir=self.opts["sock_dir"], transport=self.opts["transport"],
+            "event",
+            what,
+            f"salt/cloud/{name}/{tag}",
+            args=args,
+            sock_dir=self.opts["sock_dir"],
+            transport=self.opts["transport"],
         )
 
     @contextlib.contextmanager

@@ -82,9 +82,14 @@ def main():
         with tempfile.TemporaryDirectory(dir="/var/cache/saltlab") as scratch:
             import salt.version  # pylint: disable=import-outside-toplevel
 
-            timed("image build", figures, subprocess.run,
-                  [lab.repo / "tools/build-image", f"{scratch}/image", salt.version.__version__],
-                  check=True, stdout=subprocess.DEVNULL)
+            timed(
+                "image build",
+                figures,
+                subprocess.run,
+                [lab.repo / "tools/build-image", f"{scratch}/image", salt.version.__version__],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
     try:
         started = time.monotonic()
         timed("map up (5 nodes, -P)", figures, lab.cloud, "-m", MAP, "-y", "-P", timeout=1800)
@@ -105,9 +110,14 @@ def main():
         packages = controller_packages(lab)
         lab.cloud("-d", "controller", "-y")
         lab.cloud("-m", MAP, "-y", timeout=1800)  # a fresh controller
-        timed(f"floor: apt-get install of its {len(packages)} packages", figures, lab.ssh, "controller",
-              "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
-              + " ".join(packages), timeout=3600)
+        timed(
+            f"floor: apt-get install of its {len(packages)} packages",
+            figures,
+            lab.ssh,
+            "controller",
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq " + " ".join(packages),
+            timeout=3600,
+        )
     finally:
         timed("map destroy", figures, lab.cloud, "-m", MAP, "-d", "-y", check=False)
     width = max(len(label) for label, _ in figures)

@@ -19,8 +19,7 @@ def load(directory, name):
     The module ``<directory>/<name>.py`` of the repo (``_modules``,
     ``_states``), imported under a name of its own.
     """
-    spec = importlib.util.spec_from_file_location(
-        f"{name}{directory}", REPO / directory / f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"{name}{directory}", REPO / directory / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -35,12 +34,13 @@ def cloud_utils(salt_utils=None):
     """
     import saltlab_cloud  # pylint: disable=import-outside-toplevel  (on sys.path from conftest)
 
-    utils = {f"saltlab_cloud.{name}": function
-             for name, function in inspect.getmembers(saltlab_cloud, inspect.isfunction)
-             if function.__module__ == saltlab_cloud.__name__ and not name.startswith("_")}
+    utils = {
+        f"saltlab_cloud.{name}": function
+        for name, function in inspect.getmembers(saltlab_cloud, inspect.isfunction)
+        if function.__module__ == saltlab_cloud.__name__ and not name.startswith("_")
+    }
     utils.update(salt_utils or {})
     return utils
-
 
 
 def serving(name, fake, **settings):
@@ -48,8 +48,10 @@ def serving(name, fake, **settings):
     A fixture ``name`` that serves ``fake(**settings)`` for one test:
     ``compute = serving("compute", ComputeAPI, project="p")``.
     """
+
     @pytest.fixture(name=name)
     def fixture():
         with fake(**settings) as api:
             yield api
+
     return fixture

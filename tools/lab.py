@@ -28,6 +28,7 @@ def host_leftovers():
     """
     Everything of the lab that could stay behind on this machine.
     """
+
     def out(*argv):
         return subprocess.run(argv, capture_output=True, text=True, check=False).stdout
 
@@ -65,13 +66,16 @@ class Lab:
         if self.echo:
             print("$ " + " ".join(shlex.quote(str(a)) for a in argv), file=sys.stderr, flush=True)
         proc = subprocess.run(
-            [str(a) for a in argv], cwd=self.repo, text=True, timeout=timeout,
-            capture_output=capture, check=False, input=stdin,
+            [str(a) for a in argv],
+            cwd=self.repo,
+            text=True,
+            timeout=timeout,
+            capture_output=capture,
+            check=False,
+            input=stdin,
         )
         if check and proc.returncode != 0:
-            raise RuntimeError(
-                f"{argv[0]} exited {proc.returncode}\n{proc.stdout or ''}\n{proc.stderr or ''}"
-            )
+            raise RuntimeError(f"{argv[0]} exited {proc.returncode}\n{proc.stdout or ''}\n{proc.stderr or ''}")
         return proc
 
     def start(self):
@@ -107,9 +111,20 @@ class Lab:
 
     def _ssh_argv(self, node):
         nodes = self.nodes()
-        opts = ["-i", self.key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-                "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR",
-                "-o", "ConnectTimeout=10"]
+        opts = [
+            "-i",
+            self.key,
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            "-o",
+            "ConnectTimeout=10",
+        ]
         if nodes[node]["public_ips"]:
             return ["ssh", *opts, f"root@{nodes[node]['public_ips'][0]}"]
         bastion = nodes[BASTION_NODE]["public_ips"][0]
@@ -160,11 +175,16 @@ class Lab:
         returns {minion: [state result]}.
         """
         # A busy minion may miss the CLI's job checks: wait for the returns.
-        returns, _ = self.salt(target, "state.apply", *([",".join(sls)] if sls else []),
-                               "--state-verbose=False", "--timeout=3000", timeout=3600)
+        returns, _ = self.salt(
+            target,
+            "state.apply",
+            *([",".join(sls)] if sls else []),
+            "--state-verbose=False",
+            "--timeout=3000",
+            timeout=3600,
+        )
         return {
-            minion: list(states.values()) if isinstance(states, dict) else states
-            for minion, states in returns.items()
+            minion: list(states.values()) if isinstance(states, dict) else states for minion, states in returns.items()
         }
 
     def highstate(self):
@@ -206,11 +226,16 @@ class Lab:
             f"saltlab-{who}": {
                 "auth": {
                     "auth_url": f"https://{proxy}:5000/v3",
-                    "username": who, "password": secrets[password], "project_name": who,
-                    "user_domain_name": "Default", "project_domain_name": "Default",
+                    "username": who,
+                    "password": secrets[password],
+                    "project_name": who,
+                    "user_domain_name": "Default",
+                    "project_domain_name": "Default",
                 },
-                "region_name": "RegionOne", "identity_api_version": 3,
-                "interface": "public", "cacert": str(ca),
+                "region_name": "RegionOne",
+                "identity_api_version": 3,
+                "interface": "public",
+                "cacert": str(ca),
             }
             for who, password in (("admin", "keystone_admin"), ("demo", "demo"))
         }
@@ -243,7 +268,8 @@ class Lab:
         for server in self.connect().compute.servers(all_projects=True, details=True):
             addresses = [a for network in server.addresses.values() for a in network]
             servers[server.name] = {
-                "host": server.compute_host, "status": server.status,
+                "host": server.compute_host,
+                "status": server.status,
                 "fixed": [a["addr"] for a in addresses if a.get("OS-EXT-IPS:type") == "fixed"],
                 "floating": [a["addr"] for a in addresses if a.get("OS-EXT-IPS:type") == "floating"],
             }

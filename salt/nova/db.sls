@@ -15,7 +15,8 @@ include:
       ('api-db-sync', 'api_db sync', "test -n \"$(mariadb -N -e 'SELECT version_num FROM nova_api.alembic_version')\""),
       ('map-cell0', 'cell_v2 map_cell0', "mariadb -N -e \"SELECT name FROM nova_api.cell_mappings\" | grep -qx cell0"),
       ('create-cell1', 'cell_v2 create_cell --name=cell1', "mariadb -N -e \"SELECT name FROM nova_api.cell_mappings\" | grep -qx cell1"),
-      ('db-sync', 'db sync', "test -n \"$(mariadb -N -e 'SELECT version_num FROM nova.alembic_version')\" && test -n \"$(mariadb -N -e 'SELECT version_num FROM nova_cell0.alembic_version')\""),
+      ('db-sync', 'db sync', "test -n \"$(mariadb -N -e 'SELECT version_num FROM nova.alembic_version')\""
+                             ~ " && test -n \"$(mariadb -N -e 'SELECT version_num FROM nova_cell0.alembic_version')\""),
     ] %}
 {%- for id, command, done in steps %}
 

@@ -30,9 +30,15 @@ def target(tmp_path_factory):
         lab.cloud("-p", "local-bare", TARGET, timeout=1800, capture=False)
         address = lab.nodes()[TARGET]["public_ips"][0]
         lab_map = tmp_path_factory.mktemp("map") / "labhost.yaml"
-        lab_map.write_text(json.dumps({"baremetal-labhost": [
-            {MINION: {"ssh_host": address, "key_filename": str(lab.key)}},
-        ]}))
+        lab_map.write_text(
+            json.dumps(
+                {
+                    "baremetal-labhost": [
+                        {MINION: {"ssh_host": address, "key_filename": str(lab.key)}},
+                    ]
+                }
+            )
+        )
         yield lab, address, lab_map
     finally:
         lab.cloud("-d", TARGET, "-y", check=False, timeout=600)
@@ -42,8 +48,9 @@ def target(tmp_path_factory):
 
 
 def salt_call(lab, *args):
-    proc = lab.ssh(TARGET, " ".join(["salt-call", "--out=json", "--retcode-passthrough", *args]),
-                   check=False, timeout=1800)
+    proc = lab.ssh(
+        TARGET, " ".join(["salt-call", "--out=json", "--retcode-passthrough", *args]), check=False, timeout=1800
+    )
     return json.loads(proc.stdout or "{}").get("local"), proc
 
 
@@ -51,8 +58,11 @@ def failed(states):
     """{state id: what it said} of the states that failed, in a state.apply return."""
     if not isinstance(states, dict):  # render errors
         return states
-    return {s["__id__"]: [s["comment"], s["changes"].get("stderr", "")[-2000:]]
-            for s in states.values() if s["result"] is False}
+    return {
+        s["__id__"]: [s["comment"], s["changes"].get("stderr", "")[-2000:]]
+        for s in states.values()
+        if s["result"] is False
+    }
 
 
 def test_the_bare_node_has_no_salt_configured(target):
@@ -64,8 +74,9 @@ def test_the_bare_node_has_no_salt_configured(target):
 def test_saltify_deploys_the_masterless_lab_host_minion(target):
     lab, _address, lab_map = target
     lab.cloud("-m", lab_map, "-y", timeout=1200)
-    pinned = next(line for line in (lab.repo / "requirements.txt").read_text().splitlines()
-                  if line.startswith("salt=="))
+    pinned = next(
+        line for line in (lab.repo / "requirements.txt").read_text().splitlines() if line.startswith("salt==")
+    )
     # "salt-call 3008.3 (Argon)"
     assert lab.ssh(TARGET, "salt-call --version").stdout.split()[:2] == ["salt-call", pinned.split("==")[1]]
     grains, _ = salt_call(lab, "grains.get", "roles")
@@ -85,8 +96,9 @@ def test_the_preparation_applies_then_changes_nothing(target):
 
 def test_the_host_has_the_checkout_and_what_the_local_provider_needs(target):
     lab, _address, _map = target
-    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=lab.repo, capture_output=True, text=True,
-                          check=True).stdout.strip()
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=lab.repo, capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert lab.ssh(TARGET, "git -C /opt/saltlab/lab rev-parse HEAD").stdout.strip() == head
     check = lab.ssh(TARGET, "cd /opt/saltlab/lab && tools/install-host-deps --system --check", check=False)
     assert check.returncode == 0, check.stdout
@@ -97,9 +109,25 @@ def test_the_host_has_the_checkout_and_what_the_local_provider_needs(target):
 def test_stack_logs_in_with_the_key_that_reaches_root(target):
     lab, address, _map = target
     proc = subprocess.run(
-        ["ssh", "-i", lab.key, "-o", "BatchMode=yes", "-o", "StrictHostKeyChecking=no",
-         "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", f"stack@{address}", "sudo -n id -u"],
-        capture_output=True, text=True, timeout=60, check=False,
+        [
+            "ssh",
+            "-i",
+            lab.key,
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            "StrictHostKeyChecking=no",
+            "-o",
+            "UserKnownHostsFile=/dev/null",
+            "-o",
+            "LogLevel=ERROR",
+            f"stack@{address}",
+            "sudo -n id -u",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     assert proc.stdout.strip() == "0", proc.stderr
 
@@ -109,8 +137,11 @@ def test_only_ssh_reaches_the_host_from_outside(target):
     lab.ssh(TARGET, f"systemd-run --unit=probe python3 -m http.server {PROBE_PORT}")
     try:
         # the service answers on the host itself
-        local = lab.ssh(TARGET, f"python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {PROBE_PORT}), 5)'",
-                        check=False)
+        local = lab.ssh(
+            TARGET,
+            f"python3 -c 'import socket; socket.create_connection((\"127.0.0.1\", {PROBE_PORT}), 5)'",
+            check=False,
+        )
         assert local.returncode == 0, local.stderr
         with pytest.raises(OSError):
             socket.create_connection((address, PROBE_PORT), timeout=3).close()

@@ -74,7 +74,8 @@ def test_nodes_without_public_address_are_only_reachable_through_the_bastion(lab
     assert record["public_ips"] == []
     probe = subprocess.run(
         ["timeout", "3", "bash", "-c", f"exec 3<>/dev/tcp/{record['addresses']['mgmt']}/22"],
-        capture_output=True, check=False,
+        capture_output=True,
+        check=False,
     )
     assert probe.returncode != 0, "the host must not route to the management network"
     assert lab.ssh("compute1", "hostname").stdout.strip() == "compute1"
@@ -102,12 +103,20 @@ def test_switching_to_a_larger_lab_changes_only_what_it_adds(lab):
     assert failed_states(returns) == []
     # full adds nova, neutron and horizon, and their ports to the proxy; the
     # Neutron agents on the network and compute nodes, nova-compute
-    added = re.compile(r"^controller: (nova|neutron|horizon)[.:]|^network: proxy\.(config|service|firewall): "
-                       r"|^(network|compute\d): (neutron\.agents|openstack\.debconf)[.:]|^compute\d: nova\.compute\.")
+    added = re.compile(
+        r"^controller: (nova|neutron|horizon)[.:]|^network: proxy\.(config|service|firewall): "
+        r"|^(network|compute\d): (neutron\.agents|openstack\.debconf)[.:]|^compute\d: nova\.compute\."
+    )
     changed = changed_states(returns)
     assert [c for c in changed if not added.search(c)] == []
-    for prefix in ("controller: nova", "controller: neutron", "controller: horizon", "network: neutron.agents.",
-                   "compute1: neutron.agents.", "compute2: nova.compute."):
+    for prefix in (
+        "controller: nova",
+        "controller: neutron",
+        "controller: horizon",
+        "network: neutron.agents.",
+        "compute1: neutron.agents.",
+        "compute2: nova.compute.",
+    ):
         assert any(c.startswith(prefix) for c in changed), prefix
 
 
@@ -125,8 +134,11 @@ def ping_over_the_external_bridge(lab, node, payload):
     MTU is 1500: only the way over the underlay can refuse a packet.
     """
     probe = "probe"
-    lab.ssh(node, f"ovs-vsctl add-port br-ext {probe} -- set interface {probe} type=internal"
-                  f" && ip addr add 172.16.0.201/24 dev {probe} && ip link set {probe} mtu 1500 up")
+    lab.ssh(
+        node,
+        f"ovs-vsctl add-port br-ext {probe} -- set interface {probe} type=internal"
+        f" && ip addr add 172.16.0.201/24 dev {probe} && ip link set {probe} mtu 1500 up",
+    )
     try:
         return lab.ssh(node, f"ping -c 2 -W 5 -M do -s {payload} -I {probe} 172.16.0.1", check=False)
     finally:
@@ -136,10 +148,11 @@ def ping_over_the_external_bridge(lab, node, payload):
 def test_the_external_bridge_is_a_star_around_the_network_node(lab):
     def ports(node):
         return sorted(lab.ssh(node, "ovs-vsctl list-ports br-ext").stdout.split())
+
     assert ports("network") == ["ext-to-phys", "vx-compute1", "vx-compute2"]
     assert ports("compute1") == ["ext-to-phys", "vx-network"]
     underlay = lab.nodes()["network"]["addresses"]["underlay"]
-    assert f"remote_ip=\"{underlay}\"" in lab.ssh("compute1", "ovs-vsctl get interface vx-network options").stdout
+    assert f'remote_ip="{underlay}"' in lab.ssh("compute1", "ovs-vsctl get interface vx-network options").stdout
     # the network node is the external network's gateway, NATed out of its public NIC
     assert "inet 172.16.0.1/24" in lab.ssh("network", "ip -4 addr show br-ext").stdout
     assert "masquerade" in lab.ssh("network", "nft list table ip saltlab_external").stdout
@@ -223,7 +236,10 @@ def test_image_round_trip_is_byte_identical(cloud):
     conn = cloud("demo")
     data = secrets.token_bytes(3 * 1024 * 1024 + 17)
     image = conn.image.create_image(
-        name=f"e2e-{secrets.token_hex(4)}", data=data, disk_format="raw", container_format="bare",
+        name=f"e2e-{secrets.token_hex(4)}",
+        data=data,
+        disk_format="raw",
+        container_format="bare",
     )
     try:
         assert conn.image.get_image(image).status == "active"
@@ -272,13 +288,22 @@ def test_compute_nodes_and_network_agents_are_up(cloud):
 
     wait_until("nova-compute up on both compute nodes", computes_up)
     # mapped to cell1 and in placement, by the scheduler's periodic host discovery
-    wait_until("both compute nodes in placement",
-               lambda: {rp.name for rp in conn.placement.resource_providers()} == {"compute1", "compute2"})
-    wanted = {("Open vSwitch agent", "network"), ("Open vSwitch agent", "compute1"),
-              ("Open vSwitch agent", "compute2"), ("L3 agent", "network"), ("DHCP agent", "network"),
-              ("Metadata agent", "network")}
-    wait_until("every Neutron agent alive",
-               lambda: {(a.agent_type, a.host) for a in conn.network.agents() if a.is_alive} == wanted)
+    wait_until(
+        "both compute nodes in placement",
+        lambda: {rp.name for rp in conn.placement.resource_providers()} == {"compute1", "compute2"},
+    )
+    wanted = {
+        ("Open vSwitch agent", "network"),
+        ("Open vSwitch agent", "compute1"),
+        ("Open vSwitch agent", "compute2"),
+        ("L3 agent", "network"),
+        ("DHCP agent", "network"),
+        ("Metadata agent", "network"),
+    }
+    wait_until(
+        "every Neutron agent alive",
+        lambda: {(a.agent_type, a.host) for a in conn.network.agents() if a.is_alive} == wanted,
+    )
 
 
 def test_libvirt_virt_type_follows_the_kvm_check(lab):
@@ -357,11 +382,16 @@ def test_novnc_console_through_the_proxy(lab, cloud):
     token_path = urllib.parse.parse_qs(url.query)["path"][0]
     key = base64.b64encode(os.urandom(16)).decode()
     context = ssl.create_default_context(cafile=str(ca))
-    with context.wrap_socket(socket.create_connection((url.hostname, url.port), timeout=30),
-                             server_hostname=url.hostname) as sock:
-        sock.sendall((f"GET /{token_path} HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\n"
-                      f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                      f"Sec-WebSocket-Protocol: binary\r\nOrigin: https://{url.netloc}\r\n\r\n").encode())
+    with context.wrap_socket(
+        socket.create_connection((url.hostname, url.port), timeout=30), server_hostname=url.hostname
+    ) as sock:
+        sock.sendall(
+            (
+                f"GET /{token_path} HTTP/1.1\r\nHost: {url.netloc}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Sec-WebSocket-Protocol: binary\r\nOrigin: https://{url.netloc}\r\n\r\n"
+            ).encode()
+        )
         data = b""
         while b"\r\n\r\n" not in data or len(data.partition(b"\r\n\r\n")[2]) < 14:
             chunk = sock.recv(4096)
@@ -384,8 +414,13 @@ def test_horizon_login_as_demo_in_a_real_browser(lab, tmp_path_factory):
     secrets_pillar = json.loads((lab.repo / "pillar" / "secrets.sls").read_text())
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1280,900",
-                 f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
+    ):
         options.add_argument(flag)
     # the lab CA is not in the browser's store: the page is the proxy's
     # (its certificate is checked by the API tests above)
@@ -412,6 +447,7 @@ def test_public_nic_of_the_network_node_opens_only_the_proxy_and_ssh(lab):
             return True
         except OSError:
             return False
+
     assert all(connects(port) for port in (22, 443, 5000, 6080, 8774, 8778, 9292, 9696))
     # the salt master listens on every address; outside it is not reachable
     assert not connects(4506)
@@ -425,11 +461,15 @@ def test_openrc_on_the_network_node(lab):
         assert token.strip()
 
 
-@pytest.mark.parametrize("pillar, key", [
-    ({"saltlab": {"services": ["keystone", "glance", "swift"]}}, "saltlab:services"),
-    ({"saltlab": {"secrets": {"glance_db": ""}}}, "saltlab:secrets:glance_db"),
-    ({"saltlab": {"networks": {"mgmt": {"cidr": "192.168.1.0/33"}}}}, "saltlab:networks:mgmt:cidr"),
-], ids=["unknown-service", "missing-secret", "malformed-cidr"])
+@pytest.mark.parametrize(
+    "pillar, key",
+    [
+        ({"saltlab": {"services": ["keystone", "glance", "swift"]}}, "saltlab:services"),
+        ({"saltlab": {"secrets": {"glance_db": ""}}}, "saltlab:secrets:glance_db"),
+        ({"saltlab": {"networks": {"mgmt": {"cidr": "192.168.1.0/33"}}}}, "saltlab:networks:mgmt:cidr"),
+    ],
+    ids=["unknown-service", "missing-secret", "malformed-cidr"],
+)
 def test_bad_pillar_stops_the_highstate_before_any_change(lab, pillar, key):
     returns, code = lab.salt("controller", "state.apply", f"pillar={json.dumps(pillar)}", "--timeout=600")
     assert code != 0

@@ -64,11 +64,17 @@ def lab():
     lab = Lab().start()
     try:
         lab.cloud("-p", "local-bare", NODE, timeout=1800, capture=False)
-        lab.ssh(NODE, "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "
-                      "openvswitch-switch", timeout=1200)
+        lab.ssh(
+            NODE,
+            "apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openvswitch-switch",
+            timeout=1200,
+        )
         for kind in ("_modules", "_states"):
-            lab.ssh(NODE, f"install -D -m 0644 /dev/stdin {ROOT}/{kind}/ovs.py",
-                    stdin=(lab.repo / kind / "ovs.py").read_text())
+            lab.ssh(
+                NODE,
+                f"install -D -m 0644 /dev/stdin {ROOT}/{kind}/ovs.py",
+                stdin=(lab.repo / kind / "ovs.py").read_text(),
+            )
         for sls, text in (("bridges", BRIDGES), ("gone", GONE)):
             lab.ssh(NODE, f"install -D -m 0644 /dev/stdin {ROOT}/{sls}.sls", stdin=text)
         lab.ssh(NODE, f"salt-call --local --file-root={ROOT} saltutil.sync_all")
@@ -79,8 +85,22 @@ def lab():
 
 def apply(lab, sls, *args):
     """The states of one salt-call state.apply, by id; fails on a failed state."""
-    proc = lab.ssh(NODE, " ".join(["salt-call", "--local", f"--file-root={ROOT}", "--out=json",
-                                   "--retcode-passthrough", "state.apply", sls, *args]), check=False)
+    proc = lab.ssh(
+        NODE,
+        " ".join(
+            [
+                "salt-call",
+                "--local",
+                f"--file-root={ROOT}",
+                "--out=json",
+                "--retcode-passthrough",
+                "state.apply",
+                sls,
+                *args,
+            ]
+        ),
+        check=False,
+    )
     states = json.loads(proc.stdout or "{}").get("local")
     assert proc.returncode == 0, states or proc.stderr
     return {state["__id__"]: state for state in states.values()}
@@ -96,7 +116,7 @@ def test_the_states_make_bridges_and_ports(lab):
     assert vsctl(lab, "get", "bridge", "br-ext", "datapath_type") == "netdev"
     assert vsctl(lab, "get", "interface", "vx-compute1", "type") == "vxlan"
     assert vsctl(lab, "get", "interface", "vx-compute1", "options") == '{key="100", remote_ip="192.168.2.21"}'
-    assert vsctl(lab, "get", "interface", "ext-to-phys", "options") == '{peer=phys-to-ext}'
+    assert vsctl(lab, "get", "interface", "ext-to-phys", "options") == "{peer=phys-to-ext}"
     assert sorted(vsctl(lab, "list-ports", "br-ext").split()) == ["ext-to-phys", "vx-compute1"]
     # the userspace datapath really carries them
     datapath = lab.ssh(NODE, "ovs-appctl dpif/show").stdout

@@ -92,7 +92,7 @@ EXTERNAL = ipaddress.IPv4Network("203.0.113.0/24")
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds")
 
 
 class ApiError(server.ApiError):
@@ -100,9 +100,17 @@ class ApiError(server.ApiError):
     An error answer in Google's shape.
     """
 
-    STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-              404: "NOT_FOUND", 409: "ALREADY_EXISTS", 412: "FAILED_PRECONDITION",
-              429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+    STATUS = {
+        400: "INVALID_ARGUMENT",
+        401: "UNAUTHENTICATED",
+        403: "PERMISSION_DENIED",
+        404: "NOT_FOUND",
+        409: "ALREADY_EXISTS",
+        412: "FAILED_PRECONDITION",
+        429: "RESOURCE_EXHAUSTED",
+        500: "INTERNAL",
+        503: "UNAVAILABLE",
+    }
 
     def __init__(self, code, reason, message):
         super().__init__(code, reason, message)
@@ -113,8 +121,14 @@ class ApiError(server.ApiError):
         return self.code
 
     def document(self):
-        return {"error": {"code": self.code, "message": self.message, "status": self.STATUS.get(self.code, "UNKNOWN"),
-                          "errors": [{"message": self.message, "domain": "global", "reason": self.reason}]}}
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "status": self.STATUS.get(self.code, "UNKNOWN"),
+                "errors": [{"message": self.message, "domain": "global", "reason": self.reason}],
+            }
+        }
 
 
 class ComputeAPI(server.FakeAPI):
@@ -126,8 +140,9 @@ class ComputeAPI(server.FakeAPI):
     methods = ("GET", "POST", "PUT", "PATCH", "DELETE")
     content_type = "application/json; charset=UTF-8"
 
-    def __init__(self, project="saltlab-test", reads_to_done=1, page_size=3, require_token=False,
-                 operator_address="198.51.100.7"):
+    def __init__(
+        self, project="saltlab-test", reads_to_done=1, page_size=3, require_token=False, operator_address="198.51.100.7"
+    ):
         super().__init__()
         self.project = project
         self.reads_to_done = reads_to_done
@@ -135,18 +150,18 @@ class ComputeAPI(server.FakeAPI):
         self.require_token = require_token
         self.operator_address = operator_address
         self.hold_operations = False
-        self.networks = {}        # name
-        self.subnetworks = {}     # (region, name)
-        self.firewalls = {}       # name
-        self.routers = {}         # (region, name)
-        self.disks = {}           # (zone, name)
-        self.instances = {}       # (zone, name)
-        self.operations = {}      # name
+        self.networks = {}  # name
+        self.subnetworks = {}  # (region, name)
+        self.firewalls = {}  # name
+        self.routers = {}  # (region, name)
+        self.disks = {}  # (zone, name)
+        self.instances = {}  # (zone, name)
+        self.operations = {}  # name
         self.tokens = set()
         self.service_accounts = {}
         self._request_faults = []
         self._operation_faults = []
-        self._pending = set()     # (collection, key) being created
+        self._pending = set()  # (collection, key) being created
         self._ids = itertools.count(1000000000000000001)
         self._nat = itertools.count(10)
 
@@ -157,8 +172,16 @@ class ComputeAPI(server.FakeAPI):
         The next ``times`` requests with this method whose path (under
         /compute/v1/projects/PROJECT) matches the regex answer this error.
         """
-        self._request_faults.append({"method": method, "regex": re.compile(path_regex), "code": code,
-                                     "reason": reason, "message": message, "times": times})
+        self._request_faults.append(
+            {
+                "method": method,
+                "regex": re.compile(path_regex),
+                "code": code,
+                "reason": reason,
+                "message": message,
+                "times": times,
+            }
+        )
 
     def fail_operation(self, operation_type, target_regex, code, message, http_status=403, times=1):
         """
@@ -166,8 +189,16 @@ class ComputeAPI(server.FakeAPI):
         target matching the regex end DONE with this error and change
         nothing (e.g. code QUOTA_EXCEEDED, as the API reports quotas).
         """
-        self._operation_faults.append({"type": operation_type, "regex": re.compile(target_regex), "code": code,
-                                       "message": message, "http_status": http_status, "times": times})
+        self._operation_faults.append(
+            {
+                "type": operation_type,
+                "regex": re.compile(target_regex),
+                "code": code,
+                "message": message,
+                "http_status": http_status,
+                "times": times,
+            }
+        )
 
     def add_service_account(self, email, public_key_pem):
         """
@@ -178,7 +209,7 @@ class ComputeAPI(server.FakeAPI):
     def _authorized(self, header):
         if not header.startswith("Bearer "):
             return False
-        token = header[len("Bearer "):]
+        token = header[len("Bearer ") :]
         if token in self.tokens:
             return True
         try:
@@ -187,6 +218,7 @@ class ComputeAPI(server.FakeAPI):
 
             def decode(part):
                 return base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))
+
             head, payload, signature = token.split(".")
             claims = json.loads(decode(payload))
             if json.loads(decode(head)).get("alg") != "RS256" or claims.get("iss") not in self.service_accounts:
@@ -213,7 +245,7 @@ class ComputeAPI(server.FakeAPI):
         text = str(value or "")
         for base in (SELF_BASE + "/", PREFIX.lstrip("/") + "/", "/"):
             if text.startswith(base):
-                text = text[len(base):]
+                text = text[len(base) :]
         text = text.lstrip("/")
         match = re.fullmatch(r"(?:projects/([^/]+)/)?(global|regions/[^/]+|zones/[^/]+)/([a-zA-Z]+)/([^/]+)", text)
         if not match or f"{match.group(2).split('/')[0]}/{match.group(3)}" != kind:
@@ -231,14 +263,24 @@ class ComputeAPI(server.FakeAPI):
         A new RUNNING operation; ``apply`` makes its effect when it is done.
         ``scope`` is ("zones", zone), ("regions", region) or ("global",).
         """
-        name = f"operation-{uuid.uuid4().int % 10 ** 13}-{uuid.uuid4().hex[:13]}-{uuid.uuid4().hex[:8]}"
+        name = f"operation-{uuid.uuid4().int % 10**13}-{uuid.uuid4().hex[:13]}-{uuid.uuid4().hex[:8]}"
         where = self.link(*scope)
         operation = {
-            "kind": "compute#operation", "id": self._id(), "name": name,
-            "operationType": operation_type, "targetLink": target_link, "targetId": target_id or self._id(),
-            "status": "RUNNING", "user": "saltlab@example.iam.gserviceaccount.com", "progress": 0,
-            "insertTime": _now(), "startTime": _now(),
-            "selfLink": f"{where}/operations/{name}", "_apply": apply, "_reads": 0, "_scope": scope,
+            "kind": "compute#operation",
+            "id": self._id(),
+            "name": name,
+            "operationType": operation_type,
+            "targetLink": target_link,
+            "targetId": target_id or self._id(),
+            "status": "RUNNING",
+            "user": "saltlab@example.iam.gserviceaccount.com",
+            "progress": 0,
+            "insertTime": _now(),
+            "startTime": _now(),
+            "selfLink": f"{where}/operations/{name}",
+            "_apply": apply,
+            "_reads": 0,
+            "_scope": scope,
             "_pending": pending,
         }
         if scope[0] == "zones":
@@ -279,7 +321,11 @@ class ComputeAPI(server.FakeAPI):
     def _get_operation(self, scope, name, finish):
         operation = self.operations.get(name)
         if operation is None or operation["_scope"] != scope:
-            raise ApiError(404, "notFound", f"The resource '{'/'.join(('projects', self.project) + scope)}/operations/{name}' was not found")
+            raise ApiError(
+                404,
+                "notFound",
+                f"The resource '{'/'.join(('projects', self.project) + scope)}/operations/{name}' was not found",
+            )
         self._advance(operation, finish)
         return 200, self._public(operation)
 
@@ -311,7 +357,7 @@ class ComputeAPI(server.FakeAPI):
         records = [self._public(r) for r in records]
         size = int((query.get("maxResults") or [self.page_size])[0]) or self.page_size
         start = int((query.get("pageToken") or ["0"])[0])
-        page = {"kind": kind, "id": f"projects/{self.project}", "items": records[start:start + size]}
+        page = {"kind": kind, "id": f"projects/{self.project}", "items": records[start : start + size]}
         if start + size < len(records):
             page["nextPageToken"] = str(start + size)
         return 200, page
@@ -345,8 +391,12 @@ class ComputeAPI(server.FakeAPI):
     def _name(body, what):
         name = body.get("name") or ""
         if not re.fullmatch(r"[a-z]([-a-z0-9]{0,61}[a-z0-9])?", name):
-            raise ApiError(400, "invalid", f"Invalid value for field 'resource.name': '{name}'. "
-                           f"Must be a match of regex '(?:[a-z](?:[-a-z0-9]{{0,61}}[a-z0-9])?)' ({what})")
+            raise ApiError(
+                400,
+                "invalid",
+                f"Invalid value for field 'resource.name': '{name}'. "
+                f"Must be a match of regex '(?:[a-z](?:[-a-z0-9]{{0,61}}[a-z0-9])?)' ({what})",
+            )
         return name
 
     @staticmethod
@@ -360,10 +410,16 @@ class ComputeAPI(server.FakeAPI):
     # -- zones, machine types, images -------------------------------------------------
 
     def _zone_view(self, zone):
-        return {"kind": "compute#zone", "id": str(2000 + sorted(ZONES).index(zone)), "name": zone,
-                "description": zone, "status": "UP", "region": self.link("regions", ZONES[zone]),
-                "selfLink": self.link("zones", zone),
-                "availableCpuPlatforms": sorted({m[2] for m in MACHINE_TYPES.values()})}
+        return {
+            "kind": "compute#zone",
+            "id": str(2000 + sorted(ZONES).index(zone)),
+            "name": zone,
+            "description": zone,
+            "status": "UP",
+            "region": self.link("regions", ZONES[zone]),
+            "selfLink": self.link("zones", zone),
+            "availableCpuPlatforms": sorted({m[2] for m in MACHINE_TYPES.values()}),
+        }
 
     def list_zones(self, query, body):
         return self._list("compute#zoneList", [self._zone_view(z) for z in sorted(ZONES)], query)
@@ -373,30 +429,50 @@ class ComputeAPI(server.FakeAPI):
 
     def _machine_type_view(self, zone, name):
         cpus, memory, _platform, _nested = MACHINE_TYPES[name]
-        return {"kind": "compute#machineType", "id": str(3000 + sorted(MACHINE_TYPES).index(name)), "name": name,
-                "description": f"{cpus} vCPU{'s' if cpus > 1 else ''}, {memory / 1024:g} GB RAM",
-                "guestCpus": cpus, "memoryMb": memory, "maximumPersistentDisks": 128,
-                "maximumPersistentDisksSizeGb": "263168", "zone": zone, "isSharedCpu": False,
-                "selfLink": self.link("zones", zone, "machineTypes", name)}
+        return {
+            "kind": "compute#machineType",
+            "id": str(3000 + sorted(MACHINE_TYPES).index(name)),
+            "name": name,
+            "description": f"{cpus} vCPU{'s' if cpus > 1 else ''}, {memory / 1024:g} GB RAM",
+            "guestCpus": cpus,
+            "memoryMb": memory,
+            "maximumPersistentDisks": 128,
+            "maximumPersistentDisksSizeGb": "263168",
+            "zone": zone,
+            "isSharedCpu": False,
+            "selfLink": self.link("zones", zone, "machineTypes", name),
+        }
 
     def list_machine_types(self, zone, query, body):
         self._zone(zone)
-        return self._list("compute#machineTypeList",
-                          [self._machine_type_view(zone, n) for n in sorted(MACHINE_TYPES)], query)
+        return self._list(
+            "compute#machineTypeList", [self._machine_type_view(zone, n) for n in sorted(MACHINE_TYPES)], query
+        )
 
     def get_machine_type(self, zone, name, query, body):
         self._zone(zone)
         if name not in MACHINE_TYPES:
-            raise ApiError(404, "notFound",
-                           f"The resource 'projects/{self.project}/zones/{zone}/machineTypes/{name}' was not found")
+            raise ApiError(
+                404,
+                "notFound",
+                f"The resource 'projects/{self.project}/zones/{zone}/machineTypes/{name}' was not found",
+            )
         return 200, self._machine_type_view(zone, name)
 
     def _image_view(self, project, name, family):
-        return {"kind": "compute#image", "id": str(4000 + len(name)), "name": name, "family": family,
-                "creationTimestamp": "2025-11-11T00:00:00.000-08:00", "status": "READY",
-                "archiveSizeBytes": "1234567890", "diskSizeGb": "10", "architecture": "X86_64",
-                "description": f"Debian, {family}, amd64 built on {name[-8:]}",
-                "selfLink": f"{SELF_BASE}/projects/{project}/global/images/{name}"}
+        return {
+            "kind": "compute#image",
+            "id": str(4000 + len(name)),
+            "name": name,
+            "family": family,
+            "creationTimestamp": "2025-11-11T00:00:00.000-08:00",
+            "status": "READY",
+            "archiveSizeBytes": "1234567890",
+            "diskSizeGb": "10",
+            "architecture": "X86_64",
+            "description": f"Debian, {family}, amd64 built on {name[-8:]}",
+            "selfLink": f"{SELF_BASE}/projects/{project}/global/images/{name}",
+        }
 
     def _images(self, project):
         if project not in IMAGES:
@@ -410,7 +486,9 @@ class ComputeAPI(server.FakeAPI):
         for image in self._images(project):
             if image["family"] == family:
                 return 200, image
-        raise ApiError(404, "notFound", f"The resource 'projects/{project}/global/images/family/{family}' was not found")
+        raise ApiError(
+            404, "notFound", f"The resource 'projects/{project}/global/images/family/{family}' was not found"
+        )
 
     def _image(self, reference):
         match = re.search(r"projects/([^/]+)/global/images/(family/)?([^/]+)$", str(reference or ""))
@@ -432,42 +510,58 @@ class ComputeAPI(server.FakeAPI):
     def insert_network(self, query, body):
         name = self._name(body, "network")
         if body.get("autoCreateSubnetworks") is not False:
-            raise ApiError(400, "invalid", "The lab's networks must be in custom subnet mode "
-                                            "(autoCreateSubnetworks: false)")
+            raise ApiError(
+                400, "invalid", "The lab's networks must be in custom subnet mode (autoCreateSubnetworks: false)"
+            )
         mtu = int(body.get("mtu") or 1460)
         if not 1300 <= mtu <= 8896:
-            raise ApiError(400, "invalid", f"Invalid value for field 'resource.mtu': '{mtu}'. "
-                                            "Must be between 1300 and 8896.")
+            raise ApiError(
+                400, "invalid", f"Invalid value for field 'resource.mtu': '{mtu}'. Must be between 1300 and 8896."
+            )
         pending = self._reserve("networks", name, f"global/networks/{name}")
         link = self.link("global", "networks", name)
-        record = {"kind": "compute#network", "id": self._id(), "creationTimestamp": _now(), "name": name,
-                  "description": body.get("description", ""), "selfLink": link, "autoCreateSubnetworks": False,
-                  "mtu": mtu, "subnetworks": [],
-                  "routingConfig": body.get("routingConfig") or {"routingMode": "REGIONAL"},
-                  "networkFirewallPolicyEnforcementOrder": "AFTER_CLASSIC_FIREWALL"}
-        return self._operation(("global",), "insert", link, lambda: self._created("networks", name, record),
-                               record["id"], pending)
+        record = {
+            "kind": "compute#network",
+            "id": self._id(),
+            "creationTimestamp": _now(),
+            "name": name,
+            "description": body.get("description", ""),
+            "selfLink": link,
+            "autoCreateSubnetworks": False,
+            "mtu": mtu,
+            "subnetworks": [],
+            "routingConfig": body.get("routingConfig") or {"routingMode": "REGIONAL"},
+            "networkFirewallPolicyEnforcementOrder": "AFTER_CLASSIC_FIREWALL",
+        }
+        return self._operation(
+            ("global",), "insert", link, lambda: self._created("networks", name, record), record["id"], pending
+        )
 
     def delete_network(self, name, query, body):
         network = self._get(self.networks, name, f"global/networks/{name}")
-        for what, users in (("subnetworks", network["subnetworks"]),
-                            ("firewalls", [f["selfLink"] for f in self.firewalls.values()
-                                           if f["network"] == network["selfLink"]]),
-                            ("routers", [r["selfLink"] for r in self.routers.values()
-                                         if r["network"] == network["selfLink"]])):
+        for _what, users in (
+            ("subnetworks", network["subnetworks"]),
+            ("firewalls", [f["selfLink"] for f in self.firewalls.values() if f["network"] == network["selfLink"]]),
+            ("routers", [r["selfLink"] for r in self.routers.values() if r["network"] == network["selfLink"]]),
+        ):
             if users:
-                raise ApiError(400, "resourceInUseByAnotherResource",
-                               f"The network resource 'projects/{self.project}/global/networks/{name}' is already "
-                               f"being used by '{users[0].split('/compute/v1/')[-1]}'")
+                raise ApiError(
+                    400,
+                    "resourceInUseByAnotherResource",
+                    f"The network resource 'projects/{self.project}/global/networks/{name}' is already "
+                    f"being used by '{users[0].split('/compute/v1/')[-1]}'",
+                )
 
         def apply():
             self.networks.pop(name, None)
+
         return self._operation(("global",), "delete", network["selfLink"], apply, network["id"])
 
     def list_subnetworks(self, region, query, body):
         self._region(region)
-        return self._list("compute#subnetworkList",
-                          [s for (r, _n), s in self.subnetworks.items() if r == region], query)
+        return self._list(
+            "compute#subnetworkList", [s for (r, _n), s in self.subnetworks.items() if r == region], query
+        )
 
     def get_subnetwork(self, region, name, query, body):
         self._region(region)
@@ -483,42 +577,68 @@ class ComputeAPI(server.FakeAPI):
         except ValueError:
             raise ApiError(400, "invalid", f"Invalid IPCidrRange: {body.get('ipCidrRange')}") from None
         if (region, name) in self.subnetworks or ("subnetworks", (region, name)) in self._pending:
-            raise ApiError(409, "alreadyExists",
-                           f"The resource 'projects/{self.project}/regions/{region}/subnetworks/{name}' already exists")
+            raise ApiError(
+                409,
+                "alreadyExists",
+                f"The resource 'projects/{self.project}/regions/{region}/subnetworks/{name}' already exists",
+            )
         for other in self.subnetworks.values():
             if other["network"] == network["selfLink"] and cidr.overlaps(ipaddress.IPv4Network(other["ipCidrRange"])):
-                raise ApiError(400, "invalid", f"Invalid IPCidrRange: {cidr} conflicts with existing subnetwork "
-                                                f"'{other['name']}' in region '{region}'.")
+                raise ApiError(
+                    400,
+                    "invalid",
+                    f"Invalid IPCidrRange: {cidr} conflicts with existing subnetwork "
+                    f"'{other['name']}' in region '{region}'.",
+                )
         pending = self._reserve("subnetworks", (region, name), f"regions/{region}/subnetworks/{name}")
         link = self.link("regions", region, "subnetworks", name)
-        record = {"kind": "compute#subnetwork", "id": self._id(), "creationTimestamp": _now(), "name": name,
-                  "description": body.get("description", ""), "network": network["selfLink"],
-                  "ipCidrRange": str(cidr), "gatewayAddress": str(cidr.network_address + 1),
-                  "region": self.link("regions", region), "selfLink": link, "privateIpGoogleAccess": False,
-                  "fingerprint": uuid.uuid4().hex[:12], "stackType": "IPV4_ONLY", "purpose": "PRIVATE"}
+        record = {
+            "kind": "compute#subnetwork",
+            "id": self._id(),
+            "creationTimestamp": _now(),
+            "name": name,
+            "description": body.get("description", ""),
+            "network": network["selfLink"],
+            "ipCidrRange": str(cidr),
+            "gatewayAddress": str(cidr.network_address + 1),
+            "region": self.link("regions", region),
+            "selfLink": link,
+            "privateIpGoogleAccess": False,
+            "fingerprint": uuid.uuid4().hex[:12],
+            "stackType": "IPV4_ONLY",
+            "purpose": "PRIVATE",
+        }
 
         def apply():
             if network_name not in self.networks:
                 raise ApiError(404, "notFound", f"The resource 'global/networks/{network_name}' was not found")
             self._created("subnetworks", (region, name), record)
             self.networks[network_name]["subnetworks"].append(link)
+
         return self._operation(("regions", region), "insert", link, apply, record["id"], pending)
 
     def delete_subnetwork(self, region, name, query, body):
         self._region(region)
         subnet = self._get(self.subnetworks, (region, name), f"regions/{region}/subnetworks/{name}")
-        users = [i["selfLink"] for i in self.instances.values()
-                 if any(n["subnetwork"] == subnet["selfLink"] for n in i["networkInterfaces"])]
+        users = [
+            i["selfLink"]
+            for i in self.instances.values()
+            if any(n["subnetwork"] == subnet["selfLink"] for n in i["networkInterfaces"])
+        ]
         if users:
-            raise ApiError(400, "resourceInUseByAnotherResource",
-                           f"The subnetwork resource 'projects/{self.project}/regions/{region}/subnetworks/{name}' "
-                           f"is already being used by '{users[0].split('/compute/v1/')[-1]}'")
+            raise ApiError(
+                400,
+                "resourceInUseByAnotherResource",
+                f"The subnetwork resource 'projects/{self.project}/regions/{region}/subnetworks/{name}' "
+                f"is already being used by '{users[0].split('/compute/v1/')[-1]}'",
+            )
 
         def apply():
             self.subnetworks.pop((region, name), None)
             for network in self.networks.values():
                 if subnet["selfLink"] in network["subnetworks"]:
                     network["subnetworks"].remove(subnet["selfLink"])
+
         return self._operation(("regions", region), "delete", subnet["selfLink"], apply, subnet["id"])
 
     def list_firewalls(self, query, body):
@@ -536,8 +656,11 @@ class ComputeAPI(server.FakeAPI):
             raise ApiError(400, "invalid", "Invalid value for field 'resource': one of allowed or denied is required")
         for rule in allowed:
             if rule.get("IPProtocol") not in ("tcp", "udp", "icmp", "all", "esp", "ah", "sctp", "ipip"):
-                raise ApiError(400, "invalid", f"Invalid value for field 'resource.allowed[].IPProtocol': "
-                                                f"'{rule.get('IPProtocol')}'")
+                raise ApiError(
+                    400,
+                    "invalid",
+                    f"Invalid value for field 'resource.allowed[].IPProtocol': '{rule.get('IPProtocol')}'",
+                )
         for source in body.get("sourceRanges") or []:
             try:
                 ipaddress.ip_network(source, strict=True)
@@ -545,21 +668,34 @@ class ComputeAPI(server.FakeAPI):
                 raise ApiError(400, "invalid", f"Invalid value for field 'resource.sourceRanges': '{source}'") from None
         pending = self._reserve("firewalls", name, f"global/firewalls/{name}")
         link = self.link("global", "firewalls", name)
-        record = {"kind": "compute#firewall", "id": self._id(), "creationTimestamp": _now(), "name": name,
-                  "description": body.get("description", ""), "network": network["selfLink"],
-                  "priority": int(body.get("priority") or 1000), "direction": body.get("direction") or "INGRESS",
-                  "sourceRanges": list(body.get("sourceRanges") or ["0.0.0.0/0"]),
-                  "allowed": allowed, "disabled": False, "selfLink": link,
-                  "logConfig": {"enable": False}}
+        record = {
+            "kind": "compute#firewall",
+            "id": self._id(),
+            "creationTimestamp": _now(),
+            "name": name,
+            "description": body.get("description", ""),
+            "network": network["selfLink"],
+            "priority": int(body.get("priority") or 1000),
+            "direction": body.get("direction") or "INGRESS",
+            "sourceRanges": list(body.get("sourceRanges") or ["0.0.0.0/0"]),
+            "allowed": allowed,
+            "disabled": False,
+            "selfLink": link,
+            "logConfig": {"enable": False},
+        }
         if body.get("targetTags"):
             record["targetTags"] = list(body["targetTags"])
-        return self._operation(("global",), "insert", link, lambda: self._created("firewalls", name, record),
-                               record["id"], pending)
+        return self._operation(
+            ("global",), "insert", link, lambda: self._created("firewalls", name, record), record["id"], pending
+        )
 
     def patch_firewall(self, name, query, body):
         firewall = self._get(self.firewalls, name, f"global/firewalls/{name}")
-        changes = {k: copy.deepcopy(v) for k, v in body.items()
-                   if k in ("allowed", "sourceRanges", "description", "priority", "disabled", "targetTags")}
+        changes = {
+            k: copy.deepcopy(v)
+            for k, v in body.items()
+            if k in ("allowed", "sourceRanges", "description", "priority", "disabled", "targetTags")
+        }
         for source in changes.get("sourceRanges", []):
             try:
                 ipaddress.ip_network(source, strict=True)
@@ -568,6 +704,7 @@ class ComputeAPI(server.FakeAPI):
 
         def apply():
             firewall.update(changes)
+
         return self._operation(("global",), "patch", firewall["selfLink"], apply, firewall["id"])
 
     def delete_firewall(self, name, query, body):
@@ -575,17 +712,28 @@ class ComputeAPI(server.FakeAPI):
 
         def apply():
             self.firewalls.pop(name, None)
+
         return self._operation(("global",), "delete", firewall["selfLink"], apply, firewall["id"])
 
     # -- disks ----------------------------------------------------------------------------
 
     def _disk_record(self, zone, name, size_gb, disk_type, labels, image=None, description=""):
-        record = {"kind": "compute#disk", "id": self._id(), "creationTimestamp": _now(), "name": name,
-                  "description": description, "sizeGb": str(size_gb), "zone": self.link("zones", zone),
-                  "status": "READY", "selfLink": self.link("zones", zone, "disks", name),
-                  "type": self.link("zones", zone, "diskTypes", str(disk_type or "pd-standard").rsplit("/", 1)[-1]),
-                  "labels": labels, "labelFingerprint": uuid.uuid4().hex[:12], "physicalBlockSizeBytes": "4096",
-                  "users": []}
+        record = {
+            "kind": "compute#disk",
+            "id": self._id(),
+            "creationTimestamp": _now(),
+            "name": name,
+            "description": description,
+            "sizeGb": str(size_gb),
+            "zone": self.link("zones", zone),
+            "status": "READY",
+            "selfLink": self.link("zones", zone, "disks", name),
+            "type": self.link("zones", zone, "diskTypes", str(disk_type or "pd-standard").rsplit("/", 1)[-1]),
+            "labels": labels,
+            "labelFingerprint": uuid.uuid4().hex[:12],
+            "physicalBlockSizeBytes": "4096",
+            "users": [],
+        }
         if image:
             record["sourceImage"] = image
         return record
@@ -607,19 +755,29 @@ class ComputeAPI(server.FakeAPI):
         labels = self._labels(body)
         pending = self._reserve("disks", (zone, name), f"zones/{zone}/disks/{name}")
         record = self._disk_record(zone, name, size, body.get("type"), labels, description=body.get("description", ""))
-        return self._operation(("zones", zone), "insert", record["selfLink"],
-                               lambda: self._created("disks", (zone, name), record), record["id"], pending)
+        return self._operation(
+            ("zones", zone),
+            "insert",
+            record["selfLink"],
+            lambda: self._created("disks", (zone, name), record),
+            record["id"],
+            pending,
+        )
 
     def delete_disk(self, zone, name, query, body):
         self._zone(zone)
         disk = self._get(self.disks, (zone, name), f"zones/{zone}/disks/{name}")
         if disk["users"]:
-            raise ApiError(400, "resourceInUseByAnotherResource",
-                           f"The disk resource 'projects/{self.project}/zones/{zone}/disks/{name}' is already "
-                           f"being used by '{disk['users'][0].split('/compute/v1/')[-1]}'")
+            raise ApiError(
+                400,
+                "resourceInUseByAnotherResource",
+                f"The disk resource 'projects/{self.project}/zones/{zone}/disks/{name}' is already "
+                f"being used by '{disk['users'][0].split('/compute/v1/')[-1]}'",
+            )
 
         def apply():
             self.disks.pop((zone, name), None)
+
         return self._operation(("zones", zone), "delete", disk["selfLink"], apply, disk["id"])
 
     # -- instances --------------------------------------------------------------------------
@@ -638,9 +796,13 @@ class ComputeAPI(server.FakeAPI):
         labels = self._labels(body)
         machine_type = str(body.get("machineType") or "").rsplit("/", 1)[-1]
         if machine_type not in MACHINE_TYPES:
-            raise ApiError(400, "invalid", f"Invalid value for field 'resource.machineType': "
-                                            f"'{body.get('machineType')}'. Machine type with name "
-                                            f"'{machine_type}' does not exist in zone '{zone}'.")
+            raise ApiError(
+                400,
+                "invalid",
+                f"Invalid value for field 'resource.machineType': "
+                f"'{body.get('machineType')}'. Machine type with name "
+                f"'{machine_type}' does not exist in zone '{zone}'.",
+            )
         cpus, _memory, platform, nested_ok = MACHINE_TYPES[machine_type]
         features = body.get("advancedMachineFeatures") or {}
         if features.get("enableNestedVirtualization") and not nested_ok:
@@ -649,64 +811,105 @@ class ComputeAPI(server.FakeAPI):
         if not nics:
             raise ApiError(400, "invalid", "At least one network interface is required.")
         if len(nics) > max(2, min(cpus, 8)):
-            raise ApiError(400, "invalid", f"Too many network interfaces: {machine_type} allows at most "
-                                            f"{max(2, min(cpus, 8))}.")
+            raise ApiError(
+                400, "invalid", f"Too many network interfaces: {machine_type} allows at most {max(2, min(cpus, 8))}."
+            )
         interfaces, seen_networks = [], set()
         for index, nic in enumerate(nics):
             region, subnet_name = self._ref(nic.get("subnetwork"), "regions/subnetworks")
             if region != ZONES[zone]:
-                raise ApiError(400, "invalid", f"Subnetwork '{subnet_name}' is in region {region}, "
-                                                f"not in the instance's region {ZONES[zone]}.")
+                raise ApiError(
+                    400,
+                    "invalid",
+                    f"Subnetwork '{subnet_name}' is in region {region}, not in the instance's region {ZONES[zone]}.",
+                )
             subnet = self._get(self.subnetworks, (region, subnet_name), f"regions/{region}/subnetworks/{subnet_name}")
             if nic.get("network"):
                 _scope, network_name = self._ref(nic["network"], "global/networks")
                 if self.link("global", "networks", network_name) != subnet["network"]:
-                    raise ApiError(400, "invalid", f"Subnetwork '{subnet_name}' does not belong to network "
-                                                    f"'{network_name}'.")
+                    raise ApiError(
+                        400, "invalid", f"Subnetwork '{subnet_name}' does not belong to network '{network_name}'."
+                    )
             if subnet["network"] in seen_networks:
                 raise ApiError(400, "invalid", "Each network interface must be in a different VPC network.")
             seen_networks.add(subnet["network"])
             cidr = ipaddress.IPv4Network(subnet["ipCidrRange"])
             if nic.get("networkIP"):
                 address = ipaddress.IPv4Address(nic["networkIP"])
-                if address not in cidr or address in (cidr.network_address, cidr.network_address + 1,
-                                                      cidr.broadcast_address - 1, cidr.broadcast_address):
-                    raise ApiError(400, "invalid", f"Requested internal IP address '{address}' is not available "
-                                                    f"in subnetwork '{subnet_name}' ({cidr}).")
+                if address not in cidr or address in (
+                    cidr.network_address,
+                    cidr.network_address + 1,
+                    cidr.broadcast_address - 1,
+                    cidr.broadcast_address,
+                ):
+                    raise ApiError(
+                        400,
+                        "invalid",
+                        f"Requested internal IP address '{address}' is not available "
+                        f"in subnetwork '{subnet_name}' ({cidr}).",
+                    )
             else:
                 used = {n["networkIP"] for i in self.instances.values() for n in i["networkInterfaces"]}
                 address = next(a for a in cidr.hosts() if int(a) - int(cidr.network_address) > 1 and str(a) not in used)
             for other in self.instances.values():
-                if any(n["networkIP"] == str(address) and n["subnetwork"] == subnet["selfLink"]
-                       for n in other["networkInterfaces"]):
-                    raise ApiError(400, "invalid", f"IP address '{address}' is already being used by another "
-                                                    f"resource ({other['name']}).")
-            interface = {"kind": "compute#networkInterface", "name": f"nic{index}", "network": subnet["network"],
-                         "subnetwork": subnet["selfLink"], "networkIP": str(address),
-                         "fingerprint": uuid.uuid4().hex[:12], "stackType": "IPV4_ONLY"}
+                if any(
+                    n["networkIP"] == str(address) and n["subnetwork"] == subnet["selfLink"]
+                    for n in other["networkInterfaces"]
+                ):
+                    raise ApiError(
+                        400,
+                        "invalid",
+                        f"IP address '{address}' is already being used by another resource ({other['name']}).",
+                    )
+            interface = {
+                "kind": "compute#networkInterface",
+                "name": f"nic{index}",
+                "network": subnet["network"],
+                "subnetwork": subnet["selfLink"],
+                "networkIP": str(address),
+                "fingerprint": uuid.uuid4().hex[:12],
+                "stackType": "IPV4_ONLY",
+            }
             if nic.get("accessConfigs"):
                 interface["accessConfigs"] = [
-                    {"kind": "compute#accessConfig", "type": c.get("type", "ONE_TO_ONE_NAT"),
-                     "name": c.get("name", "External NAT"), "networkTier": c.get("networkTier", "PREMIUM")}
-                    for c in nic["accessConfigs"]]
+                    {
+                        "kind": "compute#accessConfig",
+                        "type": c.get("type", "ONE_TO_ONE_NAT"),
+                        "name": c.get("name", "External NAT"),
+                        "networkTier": c.get("networkTier", "PREMIUM"),
+                    }
+                    for c in nic["accessConfigs"]
+                ]
             interfaces.append(interface)
         disks, new_disks, attached = [], [], []
         for index, disk in enumerate(body.get("disks") or []):
-            entry = {"kind": "compute#attachedDisk", "type": "PERSISTENT", "mode": disk.get("mode", "READ_WRITE"),
-                     "index": index, "boot": bool(disk.get("boot")), "autoDelete": bool(disk.get("autoDelete")),
-                     "interface": "SCSI"}
+            entry = {
+                "kind": "compute#attachedDisk",
+                "type": "PERSISTENT",
+                "mode": disk.get("mode", "READ_WRITE"),
+                "index": index,
+                "boot": bool(disk.get("boot")),
+                "autoDelete": bool(disk.get("autoDelete")),
+                "interface": "SCSI",
+            }
             if disk.get("source"):
                 disk_zone, disk_name = self._ref(disk["source"], "zones/disks")
                 if disk_zone != zone:
                     raise ApiError(400, "invalid", f"Disk '{disk_name}' is in zone {disk_zone}, not {zone}.")
                 existing = self._get(self.disks, (zone, disk_name), f"zones/{zone}/disks/{disk_name}")
                 if existing["users"]:
-                    raise ApiError(400, "resourceInUseByAnotherResource",
-                                   f"The disk resource '{disk_name}' is already being used by "
-                                   f"'{existing['users'][0].split('/compute/v1/')[-1]}'")
+                    raise ApiError(
+                        400,
+                        "resourceInUseByAnotherResource",
+                        f"The disk resource '{disk_name}' is already being used by "
+                        f"'{existing['users'][0].split('/compute/v1/')[-1]}'",
+                    )
                 attached.append((zone, disk_name))
-                entry.update(source=existing["selfLink"], deviceName=disk.get("deviceName") or disk_name,
-                             diskSizeGb=existing["sizeGb"])
+                entry.update(
+                    source=existing["selfLink"],
+                    deviceName=disk.get("deviceName") or disk_name,
+                    diskSizeGb=existing["sizeGb"],
+                )
             else:
                 params = disk.get("initializeParams") or {}
                 if not params.get("sourceImage") and disk.get("boot"):
@@ -715,29 +918,59 @@ class ComputeAPI(server.FakeAPI):
                     self._image(params["sourceImage"])
                 disk_name = params.get("diskName") or (name if disk.get("boot") else f"{name}-{index}")
                 if (zone, disk_name) in self.disks or ("disks", (zone, disk_name)) in self._pending:
-                    raise ApiError(409, "alreadyExists",
-                                   f"The resource 'projects/{self.project}/zones/{zone}/disks/{disk_name}' already exists")
-                new_disks.append(self._disk_record(zone, disk_name, int(params.get("diskSizeGb") or 10),
-                                                   params.get("diskType"), dict(params.get("labels") or {}),
-                                                   image=params.get("sourceImage")))
-                entry.update(source=new_disks[-1]["selfLink"], deviceName=disk.get("deviceName") or disk_name,
-                             diskSizeGb=new_disks[-1]["sizeGb"])
+                    raise ApiError(
+                        409,
+                        "alreadyExists",
+                        f"The resource 'projects/{self.project}/zones/{zone}/disks/{disk_name}' already exists",
+                    )
+                new_disks.append(
+                    self._disk_record(
+                        zone,
+                        disk_name,
+                        int(params.get("diskSizeGb") or 10),
+                        params.get("diskType"),
+                        dict(params.get("labels") or {}),
+                        image=params.get("sourceImage"),
+                    )
+                )
+                entry.update(
+                    source=new_disks[-1]["selfLink"],
+                    deviceName=disk.get("deviceName") or disk_name,
+                    diskSizeGb=new_disks[-1]["sizeGb"],
+                )
             disks.append(entry)
         if not any(d["boot"] for d in disks):
             raise ApiError(400, "invalid", "The instance has no boot disk.")
         metadata = body.get("metadata") or {}
         pending = self._reserve("instances", (zone, name), f"zones/{zone}/instances/{name}")
         link = self.link("zones", zone, "instances", name)
-        record = {"kind": "compute#instance", "id": self._id(), "creationTimestamp": _now(), "name": name,
-                  "description": body.get("description", ""), "tags": {"items": list((body.get("tags") or {}).get("items") or []), "fingerprint": uuid.uuid4().hex[:12]},
-                  "machineType": self.link("zones", zone, "machineTypes", machine_type), "status": "RUNNING",
-                  "zone": self.link("zones", zone), "canIpForward": bool(body.get("canIpForward")),
-                  "networkInterfaces": interfaces, "disks": disks,
-                  "metadata": {"kind": "compute#metadata", "fingerprint": uuid.uuid4().hex[:12],
-                               "items": list(metadata.get("items") or [])},
-                  "selfLink": link, "labels": labels, "labelFingerprint": uuid.uuid4().hex[:12],
-                  "cpuPlatform": platform, "lastStartTimestamp": _now(), "startRestricted": False,
-                  "deletionProtection": False, "fingerprint": uuid.uuid4().hex[:12]}
+        record = {
+            "kind": "compute#instance",
+            "id": self._id(),
+            "creationTimestamp": _now(),
+            "name": name,
+            "description": body.get("description", ""),
+            "tags": {"items": list((body.get("tags") or {}).get("items") or []), "fingerprint": uuid.uuid4().hex[:12]},
+            "machineType": self.link("zones", zone, "machineTypes", machine_type),
+            "status": "RUNNING",
+            "zone": self.link("zones", zone),
+            "canIpForward": bool(body.get("canIpForward")),
+            "networkInterfaces": interfaces,
+            "disks": disks,
+            "metadata": {
+                "kind": "compute#metadata",
+                "fingerprint": uuid.uuid4().hex[:12],
+                "items": list(metadata.get("items") or []),
+            },
+            "selfLink": link,
+            "labels": labels,
+            "labelFingerprint": uuid.uuid4().hex[:12],
+            "cpuPlatform": platform,
+            "lastStartTimestamp": _now(),
+            "startRestricted": False,
+            "deletionProtection": False,
+            "fingerprint": uuid.uuid4().hex[:12],
+        }
         if features:
             record["advancedMachineFeatures"] = dict(features)
         if body.get("scheduling"):
@@ -755,6 +988,7 @@ class ComputeAPI(server.FakeAPI):
             for key in attached + [(zone, d["name"]) for d in new_disks]:
                 self.disks[key]["users"].append(link)
             self._created("instances", (zone, name), record)
+
         return self._operation(("zones", zone), "insert", link, apply, record["id"], pending)
 
     def delete_instance(self, zone, name, query, body):
@@ -772,6 +1006,7 @@ class ComputeAPI(server.FakeAPI):
                 disk["users"] = [u for u in disk["users"] if u != instance["selfLink"]]
                 if attached["autoDelete"]:
                     self.disks.pop((zone, disk_name))
+
         return self._operation(("zones", zone), "delete", instance["selfLink"], apply, instance["id"])
 
     # -- routers and their Cloud NAT ------------------------------------------------------
@@ -790,22 +1025,32 @@ class ComputeAPI(server.FakeAPI):
         name = self._name(nat, "nat")
         ranges = nat.get("sourceSubnetworkIpRangesToNat")
         if ranges not in self.NAT_RANGES:
-            raise ApiError(400, "invalid", f"Invalid value for field 'resource.nats[0].sourceSubnetworkIpRangesToNat':"
-                                            f" '{ranges}'.")
+            raise ApiError(
+                400, "invalid", f"Invalid value for field 'resource.nats[0].sourceSubnetworkIpRangesToNat': '{ranges}'."
+            )
         option = nat.get("natIpAllocateOption")
         if option not in ("AUTO_ONLY", "MANUAL_ONLY"):
-            raise ApiError(400, "invalid", f"Invalid value for field 'resource.nats[0].natIpAllocateOption': "
-                                            f"'{option}'.")
+            raise ApiError(
+                400, "invalid", f"Invalid value for field 'resource.nats[0].natIpAllocateOption': '{option}'."
+            )
         if option == "MANUAL_ONLY" and not nat.get("natIps"):
             raise ApiError(400, "invalid", "natIps must be specified when natIpAllocateOption is MANUAL_ONLY.")
         if ranges == "LIST_OF_SUBNETWORKS" and not nat.get("subnetworks"):
-            raise ApiError(400, "invalid", "subnetworks must be specified when sourceSubnetworkIpRangesToNat is "
-                                            "LIST_OF_SUBNETWORKS.")
-        record = {"name": name, "sourceSubnetworkIpRangesToNat": ranges, "natIpAllocateOption": option,
-                  "endpointTypes": list(nat.get("endpointTypes") or ["ENDPOINT_TYPE_VM"]),
-                  "enableEndpointIndependentMapping": bool(nat.get("enableEndpointIndependentMapping")),
-                  "enableDynamicPortAllocation": bool(nat.get("enableDynamicPortAllocation")),
-                  "type": nat.get("type") or "PUBLIC", "autoNetworkTier": "PREMIUM"}
+            raise ApiError(
+                400,
+                "invalid",
+                "subnetworks must be specified when sourceSubnetworkIpRangesToNat is LIST_OF_SUBNETWORKS.",
+            )
+        record = {
+            "name": name,
+            "sourceSubnetworkIpRangesToNat": ranges,
+            "natIpAllocateOption": option,
+            "endpointTypes": list(nat.get("endpointTypes") or ["ENDPOINT_TYPE_VM"]),
+            "enableEndpointIndependentMapping": bool(nat.get("enableEndpointIndependentMapping")),
+            "enableDynamicPortAllocation": bool(nat.get("enableDynamicPortAllocation")),
+            "type": nat.get("type") or "PUBLIC",
+            "autoNetworkTier": "PREMIUM",
+        }
         for key in ("natIps", "subnetworks", "logConfig", "minPortsPerVm"):
             if nat.get(key):
                 record[key] = copy.deepcopy(nat[key])
@@ -820,19 +1065,34 @@ class ComputeAPI(server.FakeAPI):
         if len({n["name"] for n in nats}) != len(nats):
             raise ApiError(400, "invalid", "Each NAT of a router needs its own name.")
         if (region, name) in self.routers or ("routers", (region, name)) in self._pending:
-            raise ApiError(409, "alreadyExists",
-                           f"The resource 'projects/{self.project}/regions/{region}/routers/{name}' already exists")
+            raise ApiError(
+                409,
+                "alreadyExists",
+                f"The resource 'projects/{self.project}/regions/{region}/routers/{name}' already exists",
+            )
         whole = [n for n in nats if n["sourceSubnetworkIpRangesToNat"].startswith("ALL_SUBNETWORKS")]
         for (other_region, _other), other in self.routers.items():
             if other_region == region and other["network"] == network["selfLink"] and whole and other.get("nats"):
-                raise ApiError(400, "invalid", f"Network '{network_name}' already has a NAT in region '{region}' "
-                                                f"(router '{other['name']}'); a NAT for all its subnetworks "
-                                                "cannot be added.")
+                raise ApiError(
+                    400,
+                    "invalid",
+                    f"Network '{network_name}' already has a NAT in region '{region}' "
+                    f"(router '{other['name']}'); a NAT for all its subnetworks "
+                    "cannot be added.",
+                )
         pending = self._reserve("routers", (region, name), f"regions/{region}/routers/{name}")
         link = self.link("regions", region, "routers", name)
-        record = {"kind": "compute#router", "id": self._id(), "creationTimestamp": _now(), "name": name,
-                  "description": body.get("description", ""), "region": self.link("regions", region),
-                  "network": network["selfLink"], "selfLink": link, "encryptedInterconnectRouter": False}
+        record = {
+            "kind": "compute#router",
+            "id": self._id(),
+            "creationTimestamp": _now(),
+            "name": name,
+            "description": body.get("description", ""),
+            "region": self.link("regions", region),
+            "network": network["selfLink"],
+            "selfLink": link,
+            "encryptedInterconnectRouter": False,
+        }
         if nats:
             record["nats"] = nats
 
@@ -840,6 +1100,7 @@ class ComputeAPI(server.FakeAPI):
             if network_name not in self.networks:
                 raise ApiError(404, "notFound", f"The resource 'global/networks/{network_name}' was not found")
             self._created("routers", (region, name), record)
+
         return self._operation(("regions", region), "insert", link, apply, record["id"], pending)
 
     def delete_router(self, region, name, query, body):
@@ -848,6 +1109,7 @@ class ComputeAPI(server.FakeAPI):
 
         def apply():
             self.routers.pop((region, name), None)
+
         return self._operation(("regions", region), "delete", router["selfLink"], apply, router["id"])
 
     # -- routing ------------------------------------------------------------------------------
@@ -897,7 +1159,7 @@ class ComputeAPI(server.FakeAPI):
         """
         if not path.startswith(PREFIX + "/projects/"):
             raise ApiError(404, "notFound", f"The requested URL {path} was not found on this server.")
-        project, _, rest = path[len(PREFIX + "/projects/"):].partition("/")
+        project, _, rest = path[len(PREFIX + "/projects/") :].partition("/")
         rest = "/" + rest.rstrip("/")
         public_images = re.fullmatch(r"/global/images(/family/([^/]+))?", rest)
         if public_images and method == "GET":
@@ -905,8 +1167,11 @@ class ComputeAPI(server.FakeAPI):
                 return self.image_from_family(project, public_images.group(2), query, body)
             return self.list_images(project, query, body)
         if project != self.project:
-            raise ApiError(403, "forbidden", f"Required 'compute.{rest.split('/')[-1] or 'projects'}.get' "
-                                             f"permission for 'projects/{project}'")
+            raise ApiError(
+                403,
+                "forbidden",
+                f"Required 'compute.{rest.split('/')[-1] or 'projects'}.get' permission for 'projects/{project}'",
+            )
         for fault in self._request_faults:
             if fault["times"] > 0 and fault["method"] == method and fault["regex"].search(rest):
                 fault["times"] -= 1
@@ -923,17 +1188,22 @@ class ComputeAPI(server.FakeAPI):
         """
         Every resource the fake holds, as sorted "kind/name" strings.
         """
-        return sorted([f"network/{n}" for n in self.networks] + [f"subnetwork/{n}" for _r, n in self.subnetworks]
-                      + [f"firewall/{n}" for n in self.firewalls] + [f"router/{n}" for _r, n in self.routers]
-                      + [f"disk/{n}" for _z, n in self.disks]
-                      + [f"instance/{n}" for _z, n in self.instances])
+        return sorted(
+            [f"network/{n}" for n in self.networks]
+            + [f"subnetwork/{n}" for _r, n in self.subnetworks]
+            + [f"firewall/{n}" for n in self.firewalls]
+            + [f"router/{n}" for _r, n in self.routers]
+            + [f"disk/{n}" for _z, n in self.disks]
+            + [f"instance/{n}" for _z, n in self.instances]
+        )
 
     # -- the server ------------------------------------------------------------------------------
 
     def authorize(self, headers):
         if self.require_token and not self._authorized(headers.get("Authorization") or ""):
-            raise ApiError(401, "required", "Request is missing required authentication "
-                                            "credential. Expected OAuth 2 access token.")
+            raise ApiError(
+                401, "required", "Request is missing required authentication credential. Expected OAuth 2 access token."
+            )
 
     def bad_json(self):
         return ApiError(400, "parseError", "Invalid JSON payload received.")
@@ -953,5 +1223,6 @@ class ComputeAPI(server.FakeAPI):
 
 
 if __name__ == "__main__":
-    server.main(ComputeAPI, "fake Compute API", "A local fake of the Compute Engine REST API.", 8766,
-                project="saltlab-test")
+    server.main(
+        ComputeAPI, "fake Compute API", "A local fake of the Compute Engine REST API.", 8766, project="saltlab-test"
+    )

@@ -57,7 +57,7 @@ PUBLIC_V6 = ipaddress.IPv6Network("2001:db8:66::/64")
 
 
 def _now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _fingerprint(public_key):
@@ -69,7 +69,7 @@ def _fingerprint(public_key):
     except (IndexError, ValueError):
         return None
     digest = hashlib.md5(blob).hexdigest()  # noqa: S324 (the API's own format)
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 class ApiError(server.ApiError):
@@ -88,8 +88,7 @@ class MetalAPI(server.FakeAPI):
     ``start()``).
     """
 
-    def __init__(self, token="fake-token", projects=("saltlab",), reads_to_active=2,
-                 outcome="active"):
+    def __init__(self, token="fake-token", projects=("saltlab",), reads_to_active=2, outcome="active"):
         super().__init__()
         self.token = token
         self.reads_to_active = reads_to_active
@@ -109,8 +108,13 @@ class MetalAPI(server.FakeAPI):
 
     def _plan(self, slug, cpu, cores, memory, drives, price, metros):
         return {
-            "id": str(uuid.uuid4()), "slug": slug, "name": slug, "line": "baremetal",
-            "class": slug, "legacy": False, "deployment_types": ["on_demand"],
+            "id": str(uuid.uuid4()),
+            "slug": slug,
+            "name": slug,
+            "line": "baremetal",
+            "class": slug,
+            "legacy": False,
+            "deployment_types": ["on_demand"],
             "description": f"{cores} cores {cpu}, {memory} RAM",
             "specs": {
                 "cpus": [{"count": 1, "type": cpu}],
@@ -125,14 +129,24 @@ class MetalAPI(server.FakeAPI):
         }
 
     def _os(self, slug, name, distro, version):
-        return {"id": str(uuid.uuid4()), "slug": slug, "name": name, "distro": distro,
-                "version": version, "provisionable_on": list(self.plans)}
+        return {
+            "id": str(uuid.uuid4()),
+            "slug": slug,
+            "name": name,
+            "distro": distro,
+            "version": version,
+            "provisionable_on": list(self.plans),
+        }
 
     def add_project(self, name):
         project_id = str(uuid.uuid4())
         self.projects[project_id] = {
-            "id": project_id, "name": name, "created_at": _now(), "updated_at": _now(),
-            "href": f"{PREFIX}/projects/{project_id}", "backend_transfer_enabled": False,
+            "id": project_id,
+            "name": name,
+            "created_at": _now(),
+            "updated_at": _now(),
+            "href": f"{PREFIX}/projects/{project_id}",
+            "backend_transfer_enabled": False,
             "payment_method": {"href": f"{PREFIX}/payment-methods/{uuid.uuid4()}"},
         }
         return project_id
@@ -140,20 +154,31 @@ class MetalAPI(server.FakeAPI):
     def _project_view(self, project):
         devices = [d for d in self.devices.values() if d["project"]["href"] == project["href"]]
         keys = [k for k in self.ssh_keys.values() if k["owner"]["href"] == project["href"]]
-        return dict(project, devices=[{"href": d["href"]} for d in devices],
-                    ssh_keys=[{"href": k["href"]} for k in keys],
-                    members=[], memberships=[], invitations=[], max_devices=None)
+        return dict(
+            project,
+            devices=[{"href": d["href"]} for d in devices],
+            ssh_keys=[{"href": k["href"]} for k in keys],
+            members=[],
+            memberships=[],
+            invitations=[],
+            max_devices=None,
+        )
 
     def _address(self, network, public, family, management=True):
         self._addresses += 1
         step = 2 if family == 4 else 1
         address = network.network_address + self._addresses * step
         return {
-            "id": str(uuid.uuid4()), "address_family": family, "public": public,
-            "management": management, "manageable": True,
-            "address": str(address), "cidr": 31 if family == 4 else 127,
+            "id": str(uuid.uuid4()),
+            "address_family": family,
+            "public": public,
+            "management": management,
+            "manageable": True,
+            "address": str(address),
+            "cidr": 31 if family == 4 else 127,
             "netmask": "255.255.255.254" if family == 4 else "ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe",
-            "gateway": str(address - 1), "network": str(address - 1),
+            "gateway": str(address - 1),
+            "network": str(address - 1),
         }
 
     def _advance(self, device):
@@ -197,7 +222,7 @@ class MetalAPI(server.FakeAPI):
         """
         if not path.startswith(PREFIX + "/"):
             raise ApiError(404, "Not found")
-        path = path[len(PREFIX):].rstrip("/")
+        path = path[len(PREFIX) :].rstrip("/")
         for pattern, verb, handler in self.routes:
             match = re.fullmatch(pattern, path)
             if match and verb == method:
@@ -229,8 +254,7 @@ class MetalAPI(server.FakeAPI):
 
     def create_device(self, project_id, query, body):
         project = self._find(self.projects, project_id, "Project")
-        errors = [f"{key} is required" for key in ("hostname", "plan", "operating_system")
-                  if not body.get(key)]
+        errors = [f"{key} is required" for key in ("hostname", "plan", "operating_system") if not body.get(key)]
         if not body.get("metro") and not body.get("facility"):
             errors.append("metro is required")
         if errors:
@@ -247,19 +271,33 @@ class MetalAPI(server.FakeAPI):
         if {"href": f"{PREFIX}/locations/metros/{metro['id']}"} not in plan["available_in_metros"]:
             raise ApiError(422, f"{plan['slug']} is not available in metro {metro['code']}")
         # a new device gets the project's keys and the users' keys
-        keys = [{"href": k["href"]} for k in self.ssh_keys.values()
-                if k["owner"]["href"] in (project["href"], f"{PREFIX}/users/me")]
+        keys = [
+            {"href": k["href"]}
+            for k in self.ssh_keys.values()
+            if k["owner"]["href"] in (project["href"], f"{PREFIX}/users/me")
+        ]
         device_id = str(uuid.uuid4())
         device = {
-            "id": device_id, "short_id": device_id[:8], "hostname": body["hostname"],
-            "description": body.get("description"), "state": "queued", "tags": body.get("tags", []),
-            "billing_cycle": body.get("billing_cycle", "hourly"), "locked": False,
-            "userdata": body.get("userdata", ""), "customdata": body.get("customdata", {}),
-            "created_at": _now(), "updated_at": _now(),
-            "operating_system": system, "plan": plan,
+            "id": device_id,
+            "short_id": device_id[:8],
+            "hostname": body["hostname"],
+            "description": body.get("description"),
+            "state": "queued",
+            "tags": body.get("tags", []),
+            "billing_cycle": body.get("billing_cycle", "hourly"),
+            "locked": False,
+            "userdata": body.get("userdata", ""),
+            "customdata": body.get("customdata", {}),
+            "created_at": _now(),
+            "updated_at": _now(),
+            "operating_system": system,
+            "plan": plan,
             "metro": {k: metro[k] for k in ("id", "code", "name", "country")},
-            "project": {"href": project["href"]}, "ssh_keys": keys, "ip_addresses": [],
-            "href": f"{PREFIX}/devices/{device_id}", "_reads": 0,
+            "project": {"href": project["href"]},
+            "ssh_keys": keys,
+            "ip_addresses": [],
+            "href": f"{PREFIX}/devices/{device_id}",
+            "_reads": 0,
         }
         self.devices[device_id] = device
         return 201, self._public(device)
@@ -275,8 +313,9 @@ class MetalAPI(server.FakeAPI):
         return 204, None
 
     def _keys(self, owner_href):
-        keys = [self._public(k) for k in self.ssh_keys.values()
-                if owner_href is None or k["owner"]["href"] == owner_href]
+        keys = [
+            self._public(k) for k in self.ssh_keys.values() if owner_href is None or k["owner"]["href"] == owner_href
+        ]
         return 200, {"ssh_keys": keys, "meta": self._meta(keys)}
 
     def _create_key(self, owner_href, body):
@@ -289,9 +328,14 @@ class MetalAPI(server.FakeAPI):
             raise ApiError(422, "Fingerprint has already been taken")
         key_id = str(uuid.uuid4())
         self.ssh_keys[key_id] = {
-            "id": key_id, "label": body["label"], "key": body["key"].strip(),
-            "fingerprint": fingerprint, "created_at": _now(), "updated_at": _now(),
-            "href": f"{PREFIX}/ssh-keys/{key_id}", "owner": {"href": owner_href},
+            "id": key_id,
+            "label": body["label"],
+            "key": body["key"].strip(),
+            "fingerprint": fingerprint,
+            "created_at": _now(),
+            "updated_at": _now(),
+            "href": f"{PREFIX}/ssh-keys/{key_id}",
+            "owner": {"href": owner_href},
         }
         return 201, self._public(self.ssh_keys[key_id])
 

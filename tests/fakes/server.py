@@ -111,8 +111,9 @@ class FakeAPI:
             setattr(Handler, f"do_{method}", Handler._serve)  # pylint: disable=protected-access
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": self.poll_interval},
-                         daemon=True).start()
+        threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": self.poll_interval}, daemon=True
+        ).start()
         return self
 
     def stop(self):

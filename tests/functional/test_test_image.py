@@ -69,7 +69,7 @@ def test_image_is_a_small_raw_disk_that_syslinux_boots(image):
     status, part_type, start, sectors = struct.unpack_from("<B3xB3xII", data, 446)
     assert (status, part_type, start) == (0x80, 0x0E, 2048)
     assert (start + sectors) * 512 == len(data)
-    boot_sector = data[start * 512:start * 512 + 512]
+    boot_sector = data[start * 512 : start * 512 + 512]
     assert boot_sector[54:62] == b"FAT16   "
     assert struct.unpack_from("<I", boot_sector, 28)[0] == start  # hidden sectors: syslinux finds itself
     assert b"SYSLINUX" in boot_sector
@@ -129,7 +129,10 @@ ECHO_PEER = "169.254.169.7"
 
 @pytest.fixture(scope="module")
 def guest(image, tmp_path_factory):
-    """The image booted in QEMU (TCG), once for the module: {"serial": log path, "echo"/"banner"/"probe": port, "qemu": Popen}."""
+    """
+    The image booted in QEMU (TCG), once for the module:
+    {"serial": log path, "echo"/"banner"/"probe": port, "qemu": Popen}.
+    """
     tmp_path = tmp_path_factory.mktemp("guest")
     metadata = tmp_path / "metadata.sh"
     metadata.write_text(METADATA)
@@ -137,25 +140,41 @@ def guest(image, tmp_path_factory):
     assert "," not in str(metadata)  # QEMU's option syntax
     serial = tmp_path / "serial.log"
     echo_port, banner_port, probe_port = free_port(), free_port(), free_port()
-    netdev = ",".join([
-        "user,id=net0,restrict=on",
-        # 169.254.169.0/24: the metadata address is on-link, as with a
-        # Neutron route to it (restrict=on also hides QEMU's router).
-        "net=169.254.169.0/24,host=169.254.169.2,dhcpstart=169.254.169.15",
-        f"hostfwd=tcp:127.0.0.1:{echo_port}-:7",
-        f"hostfwd=tcp:127.0.0.1:{banner_port}-:8",
-        f"hostfwd=tcp:127.0.0.1:{probe_port}-:9",
-        f"guestfwd=tcp:169.254.169.254:80-cmd:{metadata}",
-        f"guestfwd=tcp:{ECHO_PEER}:7-cmd:cat",
-    ])
+    netdev = ",".join(
+        [
+            "user,id=net0,restrict=on",
+            # 169.254.169.0/24: the metadata address is on-link, as with a
+            # Neutron route to it (restrict=on also hides QEMU's router).
+            "net=169.254.169.0/24,host=169.254.169.2,dhcpstart=169.254.169.15",
+            f"hostfwd=tcp:127.0.0.1:{echo_port}-:7",
+            f"hostfwd=tcp:127.0.0.1:{banner_port}-:8",
+            f"hostfwd=tcp:127.0.0.1:{probe_port}-:9",
+            f"guestfwd=tcp:169.254.169.254:80-cmd:{metadata}",
+            f"guestfwd=tcp:{ECHO_PEER}:7-cmd:cat",
+        ]
+    )
     command = [
-        "qemu-system-x86_64", "-machine", "pc,accel=tcg", "-m", "256", "-nographic",
-        "-monitor", "none", "-serial", f"file:{serial}", "-no-reboot",
-        "-drive", f"file={image},format=raw,if=virtio,snapshot=on",
-        "-netdev", netdev, "-device", "virtio-net-pci,netdev=net0",
+        "qemu-system-x86_64",
+        "-machine",
+        "pc,accel=tcg",
+        "-m",
+        "256",
+        "-nographic",
+        "-monitor",
+        "none",
+        "-serial",
+        f"file:{serial}",
+        "-no-reboot",
+        "-drive",
+        f"file={image},format=raw,if=virtio,snapshot=on",
+        "-netdev",
+        netdev,
+        "-device",
+        "virtio-net-pci,netdev=net0",
     ]
-    qemu = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, preexec_fn=die_with_pytest)
+    qemu = subprocess.Popen(
+        command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=die_with_pytest
+    )
     try:
         yield {"serial": serial, "echo": echo_port, "banner": banner_port, "probe": probe_port, "qemu": qemu}
     finally:
@@ -176,8 +195,10 @@ def wait_for(guest, what, check, timeout):
             return result
         log = guest["serial"].read_text(errors="replace") if guest["serial"].exists() else ""
         if guest["qemu"].poll() is not None:
-            pytest.fail(f"QEMU exited ({guest['qemu'].returncode}) before {what}: "
-                        f"{guest['qemu'].stdout.read().decode(errors='replace')}\nserial log:\n{log[-3000:]}")
+            pytest.fail(
+                f"QEMU exited ({guest['qemu'].returncode}) before {what}: "
+                f"{guest['qemu'].stdout.read().decode(errors='replace')}\nserial log:\n{log[-3000:]}"
+            )
         if time.monotonic() > deadline:
             pytest.fail(f"no {what} after {timeout} s; serial log:\n{log[-3000:]}")
         time.sleep(1)
@@ -208,7 +229,10 @@ def test_guest_banner_names_the_metadata_hostname(guest):
 def test_guest_probe_reaches_an_echo_peer_and_tells_a_silent_one(guest):
     wait_for(guest, "TCP echo on port 7", lambda: exchange(guest["echo"], b"up\n") == b"up\n", timeout=240)
     # QEMU's user network answers no ping from a guest: only the TCP part can pass
-    assert exchange(guest["probe"], f"{ECHO_PEER}\n".encode()) == f"saltlab-probe {ECHO_PEER} tcp=ok icmp=failed\n".encode()
+    assert (
+        exchange(guest["probe"], f"{ECHO_PEER}\n".encode())
+        == f"saltlab-probe {ECHO_PEER} tcp=ok icmp=failed\n".encode()
+    )
     assert exchange(guest["probe"], b"169.254.169.8\n") == b"saltlab-probe 169.254.169.8 tcp=failed icmp=failed\n"
     assert exchange(guest["probe"], b"x; reboot\n") == b"saltlab-probe: not an IPv4 address: x; reboot\n"
 
@@ -238,23 +262,49 @@ def dhcp(image, tmp_path):
         lines = ["mount -t sysfs sysfs /sys", "ip link add v0 type veth peer name v1", "ip link set v1 up"]
         for event, variables in events:
             assignments = {"PATH": str(applets), "interface": "v0", **files, **variables}
-            lines.append(" ".join(["env", "-i", *(shlex.quote(f"{k}={v}") for k, v in assignments.items()),
-                                   shlex.quote(str(busybox)), "sh", shlex.quote(str(script)), event]))
+            lines.append(
+                " ".join(
+                    [
+                        "env",
+                        "-i",
+                        *(shlex.quote(f"{k}={v}") for k, v in assignments.items()),
+                        shlex.quote(str(busybox)),
+                        "sh",
+                        shlex.quote(str(script)),
+                        event,
+                    ]
+                )
+            )
         lines += ["ip -j link show dev v0", "ip -j -4 addr show dev v0", "ip -j -4 route show"]
-        proc = subprocess.run(["unshare", "--net", "--uts", "--mount", "sh", "-ec", "\n".join(lines)],
-                              capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            ["unshare", "--net", "--uts", "--mount", "sh", "-ec", "\n".join(lines)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 0, proc.stdout + proc.stderr
         link, addresses, routes = (json.loads(line) for line in proc.stdout.splitlines()[-3:])
-        return link[0], [f"{a['local']}/{a['prefixlen']}" for a in addresses[0]["addr_info"]] if addresses else [], routes
+        return (
+            link[0],
+            [f"{a['local']}/{a['prefixlen']}" for a in addresses[0]["addr_info"]] if addresses else [],
+            routes,
+        )
 
     run.files = files
     return run
 
 
 NEUTRON_LEASE = {
-    "ip": "192.0.2.10", "mask": "24", "subnet": "255.255.255.0", "broadcast": "192.0.2.255",
-    "router": "192.0.2.1", "dns": "192.0.2.53", "domain": "lab.test", "mtu": "1410",
-    "staticroutes": "169.254.169.254/32 192.0.2.2 0.0.0.0/0 192.0.2.1", "hostname": "host-192-0-2-10",
+    "ip": "192.0.2.10",
+    "mask": "24",
+    "subnet": "255.255.255.0",
+    "broadcast": "192.0.2.255",
+    "router": "192.0.2.1",
+    "dns": "192.0.2.53",
+    "domain": "lab.test",
+    "mtu": "1410",
+    "staticroutes": "169.254.169.254/32 192.0.2.2 0.0.0.0/0 192.0.2.1",
+    "hostname": "host-192-0-2-10",
 }
 
 

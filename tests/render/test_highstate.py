@@ -29,8 +29,11 @@ CONTAINER = {"virtual": "systemd-nspawn", "virtual_subtype": None}
 @pytest.fixture(scope="session")
 def secrets_dir(tmp_path_factory):
     path = tmp_path_factory.mktemp("secrets")
-    subprocess.run([REPO / "tools" / "secrets", "--pillar", path / "secrets.sls",
-                    "--ssh-key", path / "ssh" / "lab_ed25519"], check=True, capture_output=True)
+    subprocess.run(
+        [REPO / "tools" / "secrets", "--pillar", path / "secrets.sls", "--ssh-key", path / "ssh" / "lab_ed25519"],
+        check=True,
+        capture_output=True,
+    )
     return path
 
 
@@ -64,7 +67,10 @@ class Minion:
     def run(self, *args):
         return subprocess.run(
             [SALT_CALL, "--local", "--config-dir", self.root, "--out=json", "--retcode-passthrough", *args],
-            capture_output=True, text=True, check=False, timeout=120,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
         )
 
     def call(self, *args):
@@ -203,7 +209,9 @@ def test_chrony_sets_the_clock_outside_containers(tmp_path, secrets_dir):
 def test_hosts_come_from_the_mine(tmp_path, secrets_dir):
     minion = Minion(tmp_path, "compute", secrets_dir)
     # the only mine a masterless minion reads is its own cache
-    minion.call("data.update", "mine_cache", json.dumps({"network.ip_addrs": ["10.99.0.5", "192.168.1.21", "192.168.2.21"]}))
+    minion.call(
+        "data.update", "mine_cache", json.dumps({"network.ip_addrs": ["10.99.0.5", "192.168.1.21", "192.168.2.21"]})
+    )
     states = minion.highstate()
     assert function(states, "hosts-lab-nodes") == "file.blockreplace"
     assert arg(states, "hosts-lab-nodes", "name") == "/etc/hosts"
@@ -224,15 +232,21 @@ def test_under_test_mode_nobody_waits_for_the_cache(tmp_path, secrets_dir):
     assert arg(states, "apt-cache-answers", "wait_for") == 0
 
 
-@pytest.mark.parametrize("override, message", [
-    ({"controller_address": ""}, "pillar saltlab:controller_address is missing"),
-    ({"networks": {"mgmt": {"cidr": "192.168.1.0/33"}}}, "pillar saltlab:networks:mgmt:cidr is not a network"),
-    ({"controller_address": "192.168.1"}, "pillar saltlab:controller_address is not an IP address"),
-    ({"controller_address": "10.0.0.1"}, "pillar saltlab:controller_address 10.0.0.1 is not in"),
-    ({"networks": {"external": {"cidr": "172.16.0.0"}}}, "pillar saltlab:networks:external:cidr is not a network"),
-    ({"networks": {"external": {"gateway": "172.17.0.1"}}}, "pillar saltlab:networks:external:gateway is not an address in"),
-    ({"ovs": {"datapath_type": "kernel"}}, "pillar saltlab:ovs:datapath_type must be system or netdev"),
-])
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ({"controller_address": ""}, "pillar saltlab:controller_address is missing"),
+        ({"networks": {"mgmt": {"cidr": "192.168.1.0/33"}}}, "pillar saltlab:networks:mgmt:cidr is not a network"),
+        ({"controller_address": "192.168.1"}, "pillar saltlab:controller_address is not an IP address"),
+        ({"controller_address": "10.0.0.1"}, "pillar saltlab:controller_address 10.0.0.1 is not in"),
+        ({"networks": {"external": {"cidr": "172.16.0.0"}}}, "pillar saltlab:networks:external:cidr is not a network"),
+        (
+            {"networks": {"external": {"gateway": "172.17.0.1"}}},
+            "pillar saltlab:networks:external:gateway is not an address in",
+        ),
+        ({"ovs": {"datapath_type": "kernel"}}, "pillar saltlab:ovs:datapath_type must be system or netdev"),
+    ],
+)
 def test_bad_pillar_stops_the_render_with_a_message_naming_the_key(tmp_path, secrets_dir, override, message):
     errors = Minion(tmp_path, "compute", secrets_dir).render_errors({"saltlab": override})
     assert all(message in error for error in errors), errors
@@ -240,15 +254,29 @@ def test_bad_pillar_stops_the_render_with_a_message_naming_the_key(tmp_path, sec
 
 def test_the_full_lab_puts_the_control_plane_on_the_controller(node):
     role, _minion, states = node
-    control_plane = {"mariadb-service", "rabbitmq-user", "memcached-service", "keystone-bootstrap",
-                     "glance-service", "placement-service", "nova-service-nova-conductor",
-                     "neutron-service-neutron-rpc-server", "horizon-service"}
+    control_plane = {
+        "mariadb-service",
+        "rabbitmq-user",
+        "memcached-service",
+        "keystone-bootstrap",
+        "glance-service",
+        "placement-service",
+        "nova-service-nova-conductor",
+        "neutron-service-neutron-rpc-server",
+        "horizon-service",
+    }
     assert control_plane <= set(states) if role == "controller" else not control_plane & set(states)
     if role != "controller":
         return
     # Debian's questions are answered before its packages are installed
-    owners = {"keystone": "keystone", "glance": "glance-common", "placement": "placement-api",
-              "nova": "nova-common", "neutron": "neutron-common", "horizon": "openstack-dashboard-apache"}
+    owners = {
+        "keystone": "keystone",
+        "glance": "glance-common",
+        "placement": "placement-api",
+        "nova": "nova-common",
+        "neutron": "neutron-common",
+        "horizon": "openstack-dashboard-apache",
+    }
     for service, owner in owners.items():
         assert function(states, f"{service}-debconf-{owner}") == "debconf.set"
         assert {"debconf": f"{service}-debconf-{owner}"} in arg(states, f"{service}-pkgs", "require")
@@ -281,7 +309,9 @@ def test_neutron_mtus_come_from_the_underlay(tmp_path, secrets_dir):
     ml2 = minion.template("neutron/files/ml2_conf.ini.jinja").splitlines()
     assert "path_mtu = 1460" in ml2
     assert "physical_network_mtus = physnet:1410" in ml2
-    proc = minion.run("state.show_sls", "neutron", "pillar=" + json.dumps({"saltlab": {"networks": {"underlay": {"mtu": 600}}}}))
+    proc = minion.run(
+        "state.show_sls", "neutron", "pillar=" + json.dumps({"saltlab": {"networks": {"underlay": {"mtu": 600}}}})
+    )
     assert proc.returncode != 0
     assert "pillar saltlab:networks:underlay:mtu must be at least 626" in proc.stdout + proc.stderr
 
@@ -302,19 +332,22 @@ def test_the_external_bridge_on_network_and_compute_nodes(node):
     # highstate would fail, saying so, before any tunnel is made
     assert function(states, "extbridge-underlay-missing") == "test.fail_without_changes"
     assert "no address in saltlab:networks:underlay:cidr 192.168.2.0/24" in arg(
-        states, "extbridge-underlay-missing", "name")
+        states, "extbridge-underlay-missing", "name"
+    )
     # the network node is the gateway, with the MTU computed from the underlay's
     assert ("extbridge-gateway-address" in states) == (role == "network")
     assert ("extbridge-nat" in states) == (role == "network")
     if role == "network":
-        network = minion.template("extbridge/files/link.network.jinja",
-                                  context=arg(states, "extbridge-gateway-address", "context"))
+        network = minion.template(
+            "extbridge/files/link.network.jinja", context=arg(states, "extbridge-gateway-address", "context")
+        )
         assert {"Name=br-ext", "MTUBytes=1410", "Address=172.16.0.1/24"} <= set(network.splitlines())
         nat = minion.template("firewall/files/nat.nft.jinja", context=arg(states, "extbridge-nat-rules", "context"))
         route = minion.run("network.default_route", "inet")
         public = json.loads(route.stdout)["local"][0]["interface"]
         assert f'ip saddr 172.16.0.0/24 oifname "{public}" masquerade' in nat
         assert f'iifname "{public}" oifname "br-ext" ct state established,related accept' in nat
+
 
 def test_bridges_use_the_kernel_datapath_outside_containers(tmp_path, secrets_dir):
     states = Minion(tmp_path, "compute", secrets_dir, grains={"virtual": "kvm"}).highstate()
@@ -358,11 +391,14 @@ def test_the_keystone_lab_has_no_image_service(tmp_path, secrets_dir):
     assert not [s for s in states if s.startswith(("glance", "placement"))]
 
 
-@pytest.mark.parametrize("role, override, message", [
-    ("controller", {"services": ["keystone", "swift"]}, "pillar saltlab:services: unknown service swift"),
-    ("network", {"services": ["glance"]}, "pillar saltlab:services: every lab needs keystone"),
-    ("controller", {"secrets": {"glance_db": ""}}, "pillar saltlab:secrets:glance_db is missing"),
-])
+@pytest.mark.parametrize(
+    "role, override, message",
+    [
+        ("controller", {"services": ["keystone", "swift"]}, "pillar saltlab:services: unknown service swift"),
+        ("network", {"services": ["glance"]}, "pillar saltlab:services: every lab needs keystone"),
+        ("controller", {"secrets": {"glance_db": ""}}, "pillar saltlab:secrets:glance_db is missing"),
+    ],
+)
 def test_bad_lab_pillar_stops_the_render_with_a_message_naming_the_key(tmp_path, secrets_dir, role, override, message):
     # reported by the formulas, not by the top file: Salt turns a top file
     # that fails to render into "No Top file matches" and drops the message
@@ -387,7 +423,9 @@ def test_the_lab_host_gets_its_role_and_none_of_a_lab_node(tmp_path):
     assert arg(states, "labhost-stack-authorized-keys", "source") == "/root/.ssh/authorized_keys"
     # SSH only, on the NIC of the default route
     firewall = arg(states, "labhost-firewall-rules", "context")
-    route = subprocess.run(["ip", "-4", "-json", "route", "show", "default"], capture_output=True, text=True, check=True)
+    route = subprocess.run(
+        ["ip", "-4", "-json", "route", "show", "default"], capture_output=True, text=True, check=True
+    )
     assert firewall["interface"] == json.loads(route.stdout)[0]["dev"]
     assert firewall["ports"] == [22]
     # the lab once everything else is there, and only when it is not up

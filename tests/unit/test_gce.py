@@ -29,6 +29,7 @@ import shutil
 import subprocess
 from unittest.mock import MagicMock
 
+import gce
 import pytest
 import requests
 import salt.utils.cloud
@@ -38,7 +39,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from google.api_core import exceptions as api_exceptions
 from salt.exceptions import SaltCloudConfigError, SaltCloudSystemExit
 
-import gce
 from conftest import deployed
 from extensions import cloud_utils, serving
 from fakes.compute_api import ComputeAPI
@@ -72,10 +72,9 @@ def node(node_name, **extra):
     The vm_ salt-cloud hands create() for a node of maps/gce.yaml.
     """
     role = "compute" if node_name.startswith("compute") else node_name
-    vm_ = dict(profiles()[f"gce-{role}"], name=node_name, profile=f"gce-{role}", provider="gce:gce",
-               driver="gce:gce")
+    vm_ = dict(profiles()[f"gce-{role}"], name=node_name, profile=f"gce-{role}", provider="gce:gce", driver="gce:gce")
     if role == "compute":
-        vm_["host_number"] = 20 + int(node_name[len("compute"):])
+        vm_["host_number"] = 20 + int(node_name[len("compute") :])
     vm_.update(extra)
     return vm_
 
@@ -85,9 +84,17 @@ compute = serving("compute", ComputeAPI, project=PROJECT, page_size=2)
 
 @pytest.fixture
 def provider(compute, keyfile):
-    return {"driver": "gce", "api_endpoint": compute.url, "anonymous": True, "project": PROJECT,
-            "zone": ZONE, "ssh_keyfile": str(keyfile), "operator_address": OPERATOR,
-            "poll_interval": 0.01, "operation_timeout": 5}
+    return {
+        "driver": "gce",
+        "api_endpoint": compute.url,
+        "anonymous": True,
+        "project": PROJECT,
+        "zone": ZONE,
+        "ssh_keyfile": str(keyfile),
+        "operator_address": OPERATOR,
+        "poll_interval": 0.01,
+        "operation_timeout": 5,
+    }
 
 
 @pytest.fixture
@@ -99,8 +106,10 @@ def config_dir(tmp_path):
     conf = tmp_path / "conf"
     (conf / "tools").mkdir(parents=True)
     push = conf / "tools/push"
-    push.write_text('#!/bin/sh\ncd "$(dirname "$0")/.."\n. var/bastion\n'
-                    'echo "$* $bastion_user $bastion_host" >> pushed\nexit "${PUSH_EXIT:-0}"\n')
+    push.write_text(
+        '#!/bin/sh\ncd "$(dirname "$0")/.."\n. var/bastion\n'
+        'echo "$* $bastion_user $bastion_host" >> pushed\nexit "${PUSH_EXIT:-0}"\n'
+    )
     push.chmod(0o755)
     return conf
 
@@ -114,18 +123,23 @@ def configure_loader_modules(tmp_path, provider, bootstrap, config_dir):
         "sock_dir": str(tmp_path / "sock"),
         "transport": "zeromq",
     }
-    utils = cloud_utils({
-        "cloud.list_nodes_select": salt.utils.cloud.list_nodes_select,
-        "cloud.bootstrap": bootstrap,
-        "cloud.fire_event": MagicMock(),
-        "cloud.filter_event": MagicMock(return_value={}),
-    })
+    utils = cloud_utils(
+        {
+            "cloud.list_nodes_select": salt.utils.cloud.list_nodes_select,
+            "cloud.bootstrap": bootstrap,
+            "cloud.fire_event": MagicMock(),
+            "cloud.filter_event": MagicMock(return_value={}),
+        }
+    )
     return {gce: {"__opts__": opts, "__active_provider_name__": "gce:gce", "__utils__": utils}}
 
 
 def posts(compute):
-    return [path.split(f"/projects/{PROJECT}/", 1)[-1] for method, path in compute.requests if method == "POST"
-            and not path.endswith("/wait")]
+    return [
+        path.split(f"/projects/{PROJECT}/", 1)[-1]
+        for method, path in compute.requests
+        if method == "POST" and not path.endswith("/wait")
+    ]
 
 
 def deletes(compute):
@@ -137,8 +151,10 @@ def build_lab():
 
 
 def nics(instance):
-    return [(nic["network"].rsplit("/", 1)[-1], nic["networkIP"], bool(nic.get("accessConfigs")))
-            for nic in instance["networkInterfaces"]]
+    return [
+        (nic["network"].rsplit("/", 1)[-1], nic["networkIP"], bool(nic.get("accessConfigs")))
+        for nic in instance["networkInterfaces"]
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -177,8 +193,10 @@ def test_firewall_bodies_open_the_public_network_to_the_operator_only():
 
 
 def test_network_bodies_are_custom_mode_with_the_mtu():
-    nets = gce.lab_networks({"public": {"cidr": "10.99.0.0/24", "external": True},
-                             "underlay": {"cidr": "192.168.2.0/24", "mtu": 8896}}, mtu=1460)
+    nets = gce.lab_networks(
+        {"public": {"cidr": "10.99.0.0/24", "external": True}, "underlay": {"cidr": "192.168.2.0/24", "mtu": 8896}},
+        mtu=1460,
+    )
     public = gce.network_body("lab1", "public", nets["public"])
     assert (public.name, public.auto_create_subnetworks, public.mtu) == ("lab1-public", False, 1460)
     assert gce.network_body("lab1", "underlay", nets["underlay"]).mtu == 8896
@@ -189,25 +207,41 @@ def test_network_bodies_are_custom_mode_with_the_mtu():
 
 def test_instance_bodies_carry_nics_addresses_keys_labels_and_nested_virtualization():
     nets = gce.lab_networks()
-    base = {"image": "projects/debian-cloud/global/images/family/debian-13", "disk_size_gb": 20,
-            "disk_type": "pd-balanced", "ssh_username": "stack"}
-    spec = dict(base, machine_type="n1-standard-4", nics=["mgmt", "underlay"], nested_virtualization=True,
-                addresses=gce.node_addresses(["mgmt", "underlay"], 21, nets))
+    base = {
+        "image": "projects/debian-cloud/global/images/family/debian-13",
+        "disk_size_gb": 20,
+        "disk_type": "pd-balanced",
+        "ssh_username": "stack",
+    }
+    spec = dict(
+        base,
+        machine_type="n1-standard-4",
+        nics=["mgmt", "underlay"],
+        nested_virtualization=True,
+        addresses=gce.node_addresses(["mgmt", "underlay"], 21, nets),
+    )
     body = gce.instance_body(PROJECT, ZONE, "saltlab", "compute1", spec, nets, "ssh-ed25519 AAAA op\n")
-    assert [(n.subnetwork.rsplit("/", 1)[-1], n.network_i_p, len(n.access_configs))
-            for n in body.network_interfaces] == [("saltlab-mgmt", "192.168.1.21", 0),
-                                                   ("saltlab-underlay", "192.168.2.21", 0)]
+    assert [
+        (n.subnetwork.rsplit("/", 1)[-1], n.network_i_p, len(n.access_configs)) for n in body.network_interfaces
+    ] == [("saltlab-mgmt", "192.168.1.21", 0), ("saltlab-underlay", "192.168.2.21", 0)]
     assert body.network_interfaces[0].subnetwork == f"projects/{PROJECT}/regions/europe-west1/subnetworks/saltlab-mgmt"
     assert body.advanced_machine_features.enable_nested_virtualization is True
     assert body.machine_type == f"zones/{ZONE}/machineTypes/n1-standard-4"
-    assert [(i.key, i.value) for i in body.metadata.items] == [("ssh-keys", "stack:ssh-ed25519 AAAA op"),
-                                                               ("saltlab-image", base["image"])]
+    assert [(i.key, i.value) for i in body.metadata.items] == [
+        ("ssh-keys", "stack:ssh-ed25519 AAAA op"),
+        ("saltlab-image", base["image"]),
+    ]
     assert dict(body.labels) == {"saltlab": "saltlab", "saltlab-node": "compute1"}
     [boot] = body.disks
     assert boot.boot and boot.auto_delete and boot.initialize_params.source_image == base["image"]
 
-    spec = dict(base, machine_type="n1-standard-2", nics=["public", "mgmt"], nested_virtualization=False,
-                addresses=gce.node_addresses(["public", "mgmt"], 11, nets))
+    spec = dict(
+        base,
+        machine_type="n1-standard-2",
+        nics=["public", "mgmt"],
+        nested_virtualization=False,
+        addresses=gce.node_addresses(["public", "mgmt"], 11, nets),
+    )
     body = gce.instance_body(PROJECT, ZONE, "saltlab", "controller", spec, nets, "k", data_disk="projects/p/d")
     assert [n.network_i_p for n in body.network_interfaces] == ["10.99.0.11", "192.168.1.11"]
     assert body.network_interfaces[0].access_configs[0].type_ == "ONE_TO_ONE_NAT"
@@ -221,13 +255,19 @@ def test_the_router_body_is_one_cloud_nat_for_the_whole_network():
     assert router.network == f"projects/{PROJECT}/global/networks/lab1-mgmt"
     [nat] = router.nats
     assert (nat.name, nat.source_subnetwork_ip_ranges_to_nat, nat.nat_ip_allocate_option) == (
-        "lab1-mgmt-nat", "ALL_SUBNETWORKS_ALL_IP_RANGES", "AUTO_ONLY")
+        "lab1-mgmt-nat",
+        "ALL_SUBNETWORKS_ALL_IP_RANGES",
+        "AUTO_ONLY",
+    )
 
 
-@pytest.mark.parametrize("value, message", [
-    ("public", "nat_network 'public' must be one of the internal lab_networks \\(mgmt, underlay\\)"),
-    ("storage", "nat_network 'storage' must be one of the internal lab_networks"),
-])
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        ("public", "nat_network 'public' must be one of the internal lab_networks \\(mgmt, underlay\\)"),
+        ("storage", "nat_network 'storage' must be one of the internal lab_networks"),
+    ],
+)
 def test_the_nat_network_must_be_an_internal_one(compute, provider, value, message):
     assert gce.nat_network(gce.lab_networks()) == "mgmt"
     assert gce.nat_network(gce.lab_networks(), "") is None
@@ -242,34 +282,44 @@ def test_intel_families_may_nest(machine_type):
     gce.check_nested_virtualization(machine_type)
 
 
-@pytest.mark.parametrize("machine_type", ["e2-standard-4", "n2d-standard-4", "t2d-standard-4", "t2a-standard-4",
-                                          "c2d-standard-4", "c4a-standard-4"])
+@pytest.mark.parametrize(
+    "machine_type",
+    ["e2-standard-4", "n2d-standard-4", "t2d-standard-4", "t2a-standard-4", "c2d-standard-4", "c4a-standard-4"],
+)
 def test_other_families_cannot_nest(machine_type):
     family = machine_type.split("-")[0]
-    with pytest.raises(SaltCloudConfigError, match=f"{machine_type} cannot run nested virtualization "
-                                                   f"\\(family {family}: not an Intel family"):
+    with pytest.raises(
+        SaltCloudConfigError,
+        match=f"{machine_type} cannot run nested virtualization \\(family {family}: not an Intel family",
+    ):
         gce.check_nested_virtualization(machine_type)
 
 
-@pytest.mark.parametrize("nics, host_number, message", [
-    (["mgmt", "mgmt"], 11, "name a network twice"),
-    (["public", "storage"], 11, "nic 'storage' is not one of lab_networks"),
-    (["mgmt"], 1, "host_number 1 gives no usable address in mgmt"),
-    (["mgmt"], 254, "host_number 254 gives no usable address"),
-    (["mgmt"], None, "needs an integer `host_number`"),
-    ([], 11, "needs `nics`"),
-])
+@pytest.mark.parametrize(
+    "nics, host_number, message",
+    [
+        (["mgmt", "mgmt"], 11, "name a network twice"),
+        (["public", "storage"], 11, "nic 'storage' is not one of lab_networks"),
+        (["mgmt"], 1, "host_number 1 gives no usable address in mgmt"),
+        (["mgmt"], 254, "host_number 254 gives no usable address"),
+        (["mgmt"], None, "needs an integer `host_number`"),
+        ([], 11, "needs `nics`"),
+    ],
+)
 def test_bad_nics_or_host_numbers_are_refused(nics, host_number, message):
     with pytest.raises(SaltCloudConfigError, match=message):
         gce.node_addresses(nics, host_number, gce.lab_networks())
 
 
-@pytest.mark.parametrize("networks, message", [
-    ({"public": {"cidr": "10.0.0.0/8", "external": True}, "mgmt": {"cidr": "10.1.0.0/16"}}, "overlap"),
-    ({"public": {"cidr": "10.99.0.1/24", "external": True}}, "lab_networks:public:cidr"),
-    ({"public": {"cidr": "10.99.0.0/24"}}, "exactly one of lab_networks must be `external: True`"),
-    ({"public": {"cidr": "10.99.0.0/24", "external": True, "mtu": 9000}}, "mtu must be an integer 1300-8896"),
-])
+@pytest.mark.parametrize(
+    "networks, message",
+    [
+        ({"public": {"cidr": "10.0.0.0/8", "external": True}, "mgmt": {"cidr": "10.1.0.0/16"}}, "overlap"),
+        ({"public": {"cidr": "10.99.0.1/24", "external": True}}, "lab_networks:public:cidr"),
+        ({"public": {"cidr": "10.99.0.0/24"}}, "exactly one of lab_networks must be `external: True`"),
+        ({"public": {"cidr": "10.99.0.0/24", "external": True, "mtu": 9000}}, "mtu must be an integer 1300-8896"),
+    ],
+)
 def test_bad_networks_are_refused(networks, message):
     with pytest.raises(SaltCloudConfigError, match=message):
         gce.lab_networks(networks)
@@ -279,23 +329,35 @@ def _api_error(cls, reason, message):
     return cls(message, errors=[{"message": message, "domain": "global", "reason": reason}])
 
 
-@pytest.mark.parametrize("exc, message", [
-    (_api_error(api_exceptions.Forbidden, "quotaExceeded", "Quota 'NETWORKS' exceeded. Limit: 5.0 globally."),
-     r"^gce: quota exceeded while creating network x: Quota 'NETWORKS' exceeded. Limit: 5.0 globally.$"),
-    (_api_error(api_exceptions.Forbidden, "forbidden", "Required 'compute.networks.create' permission"),
-     r"^gce: permission denied while creating network x: Required 'compute.networks.create' permission "
-     r"\(the service account needs Compute Instance Admin \(v1\), Compute Network Admin, Compute Security "
-     r"Admin and Service Account User on project saltlab-test\)$"),
-    (_api_error(api_exceptions.Unauthorized, "required", "Request is missing required authentication credential"),
-     r"^gce: the API rejected the credentials while creating network x"),
-    (_api_error(api_exceptions.BadRequest, "invalid", "POST http://h/x: Invalid value for field 'resource.mtu'"),
-     r"^gce: creating network x failed: Invalid value for field 'resource.mtu'$"),
-    (requests.exceptions.ConnectionError("refused"), r"^gce: cannot reach the API at .* while creating network x"),
-])
+@pytest.mark.parametrize(
+    "exc, message",
+    [
+        (
+            _api_error(api_exceptions.Forbidden, "quotaExceeded", "Quota 'NETWORKS' exceeded. Limit: 5.0 globally."),
+            r"^gce: quota exceeded while creating network x: Quota 'NETWORKS' exceeded. Limit: 5.0 globally.$",
+        ),
+        (
+            _api_error(api_exceptions.Forbidden, "forbidden", "Required 'compute.networks.create' permission"),
+            r"^gce: permission denied while creating network x: Required 'compute.networks.create' permission "
+            r"\(the service account needs Compute Instance Admin \(v1\), Compute Network Admin, Compute Security "
+            r"Admin and Service Account User on project saltlab-test\)$",
+        ),
+        (
+            _api_error(
+                api_exceptions.Unauthorized, "required", "Request is missing required authentication credential"
+            ),
+            r"^gce: the API rejected the credentials while creating network x",
+        ),
+        (
+            _api_error(api_exceptions.BadRequest, "invalid", "POST http://h/x: Invalid value for field 'resource.mtu'"),
+            r"^gce: creating network x failed: Invalid value for field 'resource.mtu'$",
+        ),
+        (requests.exceptions.ConnectionError("refused"), r"^gce: cannot reach the API at .* while creating network x"),
+    ],
+)
 def test_api_errors_become_one_sentence(exc, message):
-    with pytest.raises(SaltCloudSystemExit, match=message):
-        with gce._api("creating network x"):
-            raise exc
+    with pytest.raises(SaltCloudSystemExit, match=message), gce._api("creating network x"):
+        raise exc
 
 
 def test_the_operator_address_is_detected_when_not_given(compute, provider):
@@ -321,7 +383,10 @@ def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap, c
         + [f"subnetwork/saltlab-{n}" for n in ("public", "mgmt", "underlay")]
         + [f"firewall/saltlab-{n}-in" for n in ("public", "mgmt", "underlay")]
         + ["router/saltlab-mgmt-router"]
-        + [f"instance/{n}" for n in LAB] + [f"disk/{n}" for n in LAB] + ["disk/storage-data"])
+        + [f"instance/{n}" for n in LAB]
+        + [f"disk/{n}" for n in LAB]
+        + ["disk/storage-data"]
+    )
     # networks: custom mode, MTU 1460; subnetworks in the zone's region
     for net, cidr in (("public", "10.99.0.0/24"), ("mgmt", "192.168.1.0/24"), ("underlay", "192.168.2.0/24")):
         assert compute.networks[f"saltlab-{net}"]["mtu"] == 1460
@@ -330,8 +395,10 @@ def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap, c
     # firewalls: the public one from the operator only, the others from their own CIDR
     public = compute.firewalls["saltlab-public-in"]
     assert public["sourceRanges"] == [f"{OPERATOR}/32"]
-    assert public["allowed"] == [{"IPProtocol": "icmp"},
-                                 {"IPProtocol": "tcp", "ports": [str(p) for p in gce.public_ports()]}]
+    assert public["allowed"] == [
+        {"IPProtocol": "icmp"},
+        {"IPProtocol": "tcp", "ports": [str(p) for p in gce.public_ports()]},
+    ]
     assert compute.firewalls["saltlab-mgmt-in"]["sourceRanges"] == ["192.168.1.0/24"]
     assert compute.firewalls["saltlab-underlay-in"]["allowed"] == [{"IPProtocol": "all"}]
     # Cloud NAT for the nodes without an external address: on mgmt, in the zone's region
@@ -339,19 +406,32 @@ def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap, c
     assert router["network"].endswith(f"/projects/{PROJECT}/global/networks/saltlab-mgmt")
     assert router["region"].endswith("/regions/europe-west1")
     assert [(n["name"], n["sourceSubnetworkIpRangesToNat"], n["natIpAllocateOption"]) for n in router["nats"]] == [
-        ("saltlab-mgmt-nat", "ALL_SUBNETWORKS_ALL_IP_RANGES", "AUTO_ONLY")]
+        ("saltlab-mgmt-nat", "ALL_SUBNETWORKS_ALL_IP_RANGES", "AUTO_ONLY")
+    ]
     # instances: NICs in profile order with fixed addresses, external addresses on public only
     instances = {name: compute.instances[(ZONE, name)] for name in LAB}
-    assert nics(instances["network"]) == [("saltlab-public", "10.99.0.12", True), ("saltlab-mgmt", "192.168.1.12", False),
-                                          ("saltlab-underlay", "192.168.2.12", False)]
-    assert nics(instances["controller"]) == [("saltlab-public", "10.99.0.11", True),
-                                             ("saltlab-mgmt", "192.168.1.11", False)]
-    assert nics(instances["compute2"]) == [("saltlab-mgmt", "192.168.1.22", False),
-                                           ("saltlab-underlay", "192.168.2.22", False)]
+    assert nics(instances["network"]) == [
+        ("saltlab-public", "10.99.0.12", True),
+        ("saltlab-mgmt", "192.168.1.12", False),
+        ("saltlab-underlay", "192.168.2.12", False),
+    ]
+    assert nics(instances["controller"]) == [
+        ("saltlab-public", "10.99.0.11", True),
+        ("saltlab-mgmt", "192.168.1.11", False),
+    ]
+    assert nics(instances["compute2"]) == [
+        ("saltlab-mgmt", "192.168.1.22", False),
+        ("saltlab-underlay", "192.168.2.22", False),
+    ]
     assert nics(instances["storage"]) == [("saltlab-mgmt", "192.168.1.31", False)]
     machine = {n: i["machineType"].rsplit("/", 1)[-1] for n, i in instances.items()}
-    assert machine == {"network": "n1-standard-4", "controller": "n1-standard-2", "compute1": "n1-standard-4",
-                       "compute2": "n1-standard-4", "storage": "n1-standard-1"}
+    assert machine == {
+        "network": "n1-standard-4",
+        "controller": "n1-standard-2",
+        "compute1": "n1-standard-4",
+        "compute2": "n1-standard-4",
+        "storage": "n1-standard-1",
+    }
     nested = {n for n, i in instances.items() if i.get("advancedMachineFeatures", {}).get("enableNestedVirtualization")}
     assert nested == {"compute1", "compute2"}
     public_key = (keyfile.parent / "gcp-default-key.pub").read_text().strip()
@@ -359,7 +439,8 @@ def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap, c
         assert instance["labels"] == {"saltlab": "saltlab", "saltlab-node": name}
         assert instance["metadata"]["items"] == [
             {"key": "ssh-keys", "value": f"stack:{public_key}"},
-            {"key": "saltlab-image", "value": "projects/debian-cloud/global/images/family/debian-13"}]
+            {"key": "saltlab-image", "value": "projects/debian-cloud/global/images/family/debian-13"},
+        ]
         boot = compute.disks[(ZONE, name)]
         assert boot["sourceImage"] == "projects/debian-cloud/global/images/family/debian-13"
         assert boot["sizeGb"] == "20" and boot["type"].endswith("/diskTypes/pd-balanced")
@@ -367,28 +448,43 @@ def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap, c
     data = compute.disks[(ZONE, "storage-data")]
     assert data["sizeGb"] == "50" and data["users"] == [instances["storage"]["selfLink"]]
     assert data["labels"] == {"saltlab": "saltlab", "saltlab-node": "storage"}
-    assert [d["source"] for d in instances["storage"]["disks"]] == [compute.disks[(ZONE, "storage")]["selfLink"],
-                                                                    data["selfLink"]]
+    assert [d["source"] for d in instances["storage"]["disks"]] == [
+        compute.disks[(ZONE, "storage")]["selfLink"],
+        data["selfLink"],
+    ]
     # deployed as stack; nodes without a public NIC through the network node's external address
     deployed = {c.args[0]["name"]: c.args[0] for c in bootstrap.call_args_list}
     network_ip = instances["network"]["networkInterfaces"][0]["accessConfigs"][0]["natIP"]
     assert deployed["network"]["ssh_host"] == network_ip and "gateway" not in deployed["network"]
     assert deployed["controller"]["ssh_host"] == ret["controller"]["public_ips"][0]
     assert deployed["compute1"]["ssh_host"] == "192.168.1.21"
-    assert deployed["compute1"]["gateway"] == {"ssh_gateway": network_ip, "ssh_gateway_user": "stack",
-                                               "ssh_gateway_key": str(keyfile), "ssh_gateway_command": "-W %h:%p"}
+    assert deployed["compute1"]["gateway"] == {
+        "ssh_gateway": network_ip,
+        "ssh_gateway_user": "stack",
+        "ssh_gateway_key": str(keyfile),
+        "ssh_gateway_command": "-W %h:%p",
+    }
     assert {v["ssh_username"] for v in deployed.values()} == {"stack"}
     assert ret["network"]["deploy_kwargs"] == {"host": "x"}
     # the master is the bastion, reached as stack, and got the state tree
     assert (config_dir / "var/bastion").read_text() == (
-        f"bastion_host={network_ip}\nbastion_key={keyfile}\nbastion_user=stack\n")
+        f"bastion_host={network_ip}\nbastion_key={keyfile}\nbastion_user=stack\n"
+    )
     assert (config_dir / "pushed").read_text() == f"{network_ip} stack {network_ip}\n"
     assert ret["storage"]["private_ips"] == ["192.168.1.31"] and ret["storage"]["public_ips"] == []
     # the networks were made once: by the first node
     assert [p for p in posts(compute) if p.startswith(("global/", "regions/"))] == [
-        "global/networks", "global/networks", "global/networks",
-        "regions/europe-west1/subnetworks", "regions/europe-west1/subnetworks", "regions/europe-west1/subnetworks",
-        "global/firewalls", "global/firewalls", "global/firewalls", "regions/europe-west1/routers"]
+        "global/networks",
+        "global/networks",
+        "global/networks",
+        "regions/europe-west1/subnetworks",
+        "regions/europe-west1/subnetworks",
+        "regions/europe-west1/subnetworks",
+        "global/firewalls",
+        "global/firewalls",
+        "global/firewalls",
+        "regions/europe-west1/routers",
+    ]
 
 
 def test_listing_showing_and_a_second_create(compute):
@@ -419,21 +515,26 @@ def test_destroy_removes_everything_and_the_networks_last(compute):
     for name in LAB:
         ret = gce.destroy(name, call="action")
         assert ret["destroyed"] == name
-    assert ret["networks_deleted"] == ["saltlab-mgmt-router"] + [
-        f"saltlab-{n}-in" for n in ("public", "mgmt", "underlay")] + [
-        f"saltlab-{n}" for n in ("public", "mgmt", "underlay")] * 2
+    assert (
+        ret["networks_deleted"]
+        == ["saltlab-mgmt-router"]
+        + [f"saltlab-{n}-in" for n in ("public", "mgmt", "underlay")]
+        + [f"saltlab-{n}" for n in ("public", "mgmt", "underlay")] * 2
+    )
     assert compute.resources() == []
     deleted = deletes(compute)
     assert [d.split("/")[-2] for d in deleted] == ["instances"] * 5 + ["routers"] + ["firewalls"] * 3 + [
-        "subnetworks"] * 3 + ["networks"] * 3
+        "subnetworks"
+    ] * 3 + ["networks"] * 3
     with pytest.raises(SaltCloudSystemExit, match="has no instance network of lab saltlab"):
         gce.destroy("network", call="action")
 
 
 def test_the_lab_networks_functions(compute):
-    assert gce.create_lab_networks(call="function") == {"created": [
-        "saltlab-public", "saltlab-mgmt", "saltlab-underlay"] * 2 + [
-        "saltlab-public-in", "saltlab-mgmt-in", "saltlab-underlay-in", "saltlab-mgmt-router"]}
+    assert gce.create_lab_networks(call="function") == {
+        "created": ["saltlab-public", "saltlab-mgmt", "saltlab-underlay"] * 2
+        + ["saltlab-public-in", "saltlab-mgmt-in", "saltlab-underlay-in", "saltlab-mgmt-router"]
+    }
     compute.requests.clear()
     assert gce.create_lab_networks(call="function") == {"created": []}
     assert posts(compute) == []
@@ -458,22 +559,35 @@ def test_without_a_nat_network_no_router_is_made(compute, provider):
 
 
 def test_a_router_the_api_refuses_is_one_message_and_the_next_run_makes_it(compute):
-    compute.fail_request("POST", "/routers$", 403, "forbidden",
-                         f"Required 'compute.routers.create' permission for 'projects/{PROJECT}/regions/"
-                         "europe-west1/routers/saltlab-mgmt-router'")
+    compute.fail_request(
+        "POST",
+        "/routers$",
+        403,
+        "forbidden",
+        f"Required 'compute.routers.create' permission for 'projects/{PROJECT}/regions/"
+        "europe-west1/routers/saltlab-mgmt-router'",
+    )
     with pytest.raises(SaltCloudSystemExit) as info:
         gce.create(node("network"))
     assert str(info.value) == (
         "gce: permission denied while creating router saltlab-mgmt-router: Required 'compute.routers.create' "
         f"permission for 'projects/{PROJECT}/regions/europe-west1/routers/saltlab-mgmt-router' (the service account "
         f"needs Compute Instance Admin (v1), Compute Network Admin, Compute Security Admin and Service Account User "
-        f"on project {PROJECT})")
+        f"on project {PROJECT})"
+    )
     # no node was started without its way out; the networks made stay for the next run
     assert not [r for r in compute.resources() if r.startswith(("instance/", "disk/", "router/"))]
-    compute.fail_operation("insert", "/routers/saltlab-mgmt-router$", "QUOTA_EXCEEDED",
-                           "Quota 'ROUTERS' exceeded.  Limit: 0.0 in region europe-west1.")
-    with pytest.raises(SaltCloudSystemExit, match=r"^gce: quota exceeded while creating router saltlab-mgmt-router: "
-                                                  r"Quota 'ROUTERS' exceeded.  Limit: 0.0 in region europe-west1.$"):
+    compute.fail_operation(
+        "insert",
+        "/routers/saltlab-mgmt-router$",
+        "QUOTA_EXCEEDED",
+        "Quota 'ROUTERS' exceeded.  Limit: 0.0 in region europe-west1.",
+    )
+    with pytest.raises(
+        SaltCloudSystemExit,
+        match=r"^gce: quota exceeded while creating router saltlab-mgmt-router: "
+        r"Quota 'ROUTERS' exceeded.  Limit: 0.0 in region europe-west1.$",
+    ):
         gce.create_lab_networks(call="function")
     assert compute.routers == {}
     compute.requests.clear()
@@ -511,25 +625,35 @@ def test_the_public_firewall_follows_the_operator_address(compute, provider):
 def test_a_forbidden_insert_is_one_message_and_leaves_nothing_of_the_node(compute):
     gce.create(node("network"))
     before = compute.resources()
-    compute.fail_request("POST", "/instances$", 403, "forbidden",
-                         f"Required 'compute.instances.create' permission for 'projects/{PROJECT}/zones/{ZONE}/instances/storage'")
+    compute.fail_request(
+        "POST",
+        "/instances$",
+        403,
+        "forbidden",
+        f"Required 'compute.instances.create' permission for 'projects/{PROJECT}/zones/{ZONE}/instances/storage'",
+    )
     with pytest.raises(SaltCloudSystemExit) as info:
         gce.create(node("storage"))
     assert str(info.value) == (
         f"gce: permission denied while creating instance storage: Required 'compute.instances.create' permission "
         f"for 'projects/{PROJECT}/zones/{ZONE}/instances/storage' (the service account needs Compute Instance Admin "
-        f"(v1), Compute Network Admin, Compute Security Admin and Service Account User on project {PROJECT})")
+        f"(v1), Compute Network Admin, Compute Security Admin and Service Account User on project {PROJECT})"
+    )
     # the data disk made for it is gone again; the lab is as it was
     assert compute.resources() == before
 
 
 def test_a_quota_error_in_the_operation_is_one_message(compute):
-    compute.fail_operation("insert", "/instances/compute1$", "QUOTA_EXCEEDED",
-                           "Quota 'CPUS' exceeded.  Limit: 8.0 in region europe-west1.")
+    compute.fail_operation(
+        "insert", "/instances/compute1$", "QUOTA_EXCEEDED", "Quota 'CPUS' exceeded.  Limit: 8.0 in region europe-west1."
+    )
     gce.create(node("network"))
     before = compute.resources()
-    with pytest.raises(SaltCloudSystemExit, match=r"^gce: quota exceeded while creating instance compute1: "
-                                                  r"Quota 'CPUS' exceeded.  Limit: 8.0 in region europe-west1.$"):
+    with pytest.raises(
+        SaltCloudSystemExit,
+        match=r"^gce: quota exceeded while creating instance compute1: "
+        r"Quota 'CPUS' exceeded.  Limit: 8.0 in region europe-west1.$",
+    ):
         gce.create(node("compute1"))
     assert compute.resources() == before
     # and it can be made afterwards
@@ -538,10 +662,18 @@ def test_a_quota_error_in_the_operation_is_one_message(compute):
 
 
 def test_an_operation_ending_in_error_stops_the_network_setup(compute):
-    compute.fail_operation("insert", "/subnetworks/saltlab-mgmt$", "IP_SPACE_CONFLICT",
-                           "Invalid IPCidrRange: 192.168.1.0/24 conflicts with an existing route", http_status=400)
-    with pytest.raises(SaltCloudSystemExit, match=r"^gce: creating subnetwork saltlab-mgmt failed: Invalid "
-                                                  r"IPCidrRange: .* \(IP_SPACE_CONFLICT\)$"):
+    compute.fail_operation(
+        "insert",
+        "/subnetworks/saltlab-mgmt$",
+        "IP_SPACE_CONFLICT",
+        "Invalid IPCidrRange: 192.168.1.0/24 conflicts with an existing route",
+        http_status=400,
+    )
+    with pytest.raises(
+        SaltCloudSystemExit,
+        match=r"^gce: creating subnetwork saltlab-mgmt failed: Invalid "
+        r"IPCidrRange: .* \(IP_SPACE_CONFLICT\)$",
+    ):
         gce.create(node("network"))
     assert "instance/network" not in compute.resources()
     assert "subnetwork/saltlab-mgmt" not in compute.resources()
@@ -554,8 +686,11 @@ def test_an_operation_that_never_ends_times_out_clearly(compute, provider):
     gce.create_lab_networks(call="function")
     compute.hold_operations = True
     provider["operation_timeout"] = 0.2
-    with pytest.raises(SaltCloudSystemExit, match=r"creating instance storage: operation operation-\S+ was not done "
-                                                  r"after 0.2 s \(status RUNNING\)"):
+    with pytest.raises(
+        SaltCloudSystemExit,
+        match=r"creating instance storage: operation operation-\S+ was not done "
+        r"after 0.2 s \(status RUNNING\)",
+    ):
         gce.create(node("storage", extra_disk_gb=None, deploy=False))
 
 
@@ -567,17 +702,28 @@ def test_a_failed_deploy_removes_the_node(compute, bootstrap):
     assert [r for r in compute.resources() if r.startswith(("instance/", "disk/"))] == []
 
 
-@pytest.mark.parametrize("setting, value, error, message", [
-    ("zone", "mars-north1-a", SaltCloudConfigError, "unknown zone 'mars-north1-a' in project saltlab-test"),
-    ("zone", "west", SaltCloudConfigError, "zone 'west' is not a zone name"),
-    ("project", "someone-else", SaltCloudSystemExit,
-     "permission denied while reading zone europe-west1-b: Required 'compute.europe-west1-b.get' permission for "
-     "'projects/someone-else'"),
-    ("api_endpoint", "http://127.0.0.1:1", SaltCloudSystemExit,
-     "cannot reach the API at 127.0.0.1:1 while reading zone"),
-    ("api_endpoint", "ftp://127.0.0.1", SaltCloudConfigError, "must be http"),
-    ("lab_name", "Lab_1", SaltCloudConfigError, "lab_name 'Lab_1' must be"),
-])
+@pytest.mark.parametrize(
+    "setting, value, error, message",
+    [
+        ("zone", "mars-north1-a", SaltCloudConfigError, "unknown zone 'mars-north1-a' in project saltlab-test"),
+        ("zone", "west", SaltCloudConfigError, "zone 'west' is not a zone name"),
+        (
+            "project",
+            "someone-else",
+            SaltCloudSystemExit,
+            "permission denied while reading zone europe-west1-b: Required 'compute.europe-west1-b.get' permission for "
+            "'projects/someone-else'",
+        ),
+        (
+            "api_endpoint",
+            "http://127.0.0.1:1",
+            SaltCloudSystemExit,
+            "cannot reach the API at 127.0.0.1:1 while reading zone",
+        ),
+        ("api_endpoint", "ftp://127.0.0.1", SaltCloudConfigError, "must be http"),
+        ("lab_name", "Lab_1", SaltCloudConfigError, "lab_name 'Lab_1' must be"),
+    ],
+)
 def test_bad_provider_settings_are_one_message(compute, provider, setting, value, error, message):
     provider[setting] = value
     with pytest.raises(error, match=message):
@@ -585,14 +731,19 @@ def test_bad_provider_settings_are_one_message(compute, provider, setting, value
     assert posts(compute) == []
 
 
-@pytest.mark.parametrize("extra, message", [
-    ({"machine_type": "n1-huge-99"}, "unknown machine type 'n1-huge-99' in zone europe-west1-b"),
-    ({"machine_type": "e2-standard-4"}, "e2-standard-4 cannot run nested virtualization"),
-    ({"machine_type": None}, "profile gce-compute needs 'machine_type'"),
-    ({"nics": ["public", "mgmt", "underlay"], "machine_type": "n1-standard-1", "nested_virtualization": False},
-     "n1-standard-1 \\(1 vCPUs\\) takes at most 2 NICs, the profile has 3"),
-    ({"name": "Compute_1"}, "not a valid instance name"),
-])
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ({"machine_type": "n1-huge-99"}, "unknown machine type 'n1-huge-99' in zone europe-west1-b"),
+        ({"machine_type": "e2-standard-4"}, "e2-standard-4 cannot run nested virtualization"),
+        ({"machine_type": None}, "profile gce-compute needs 'machine_type'"),
+        (
+            {"nics": ["public", "mgmt", "underlay"], "machine_type": "n1-standard-1", "nested_virtualization": False},
+            "n1-standard-1 \\(1 vCPUs\\) takes at most 2 NICs, the profile has 3",
+        ),
+        ({"name": "Compute_1"}, "not a valid instance name"),
+    ],
+)
 def test_bad_profiles_are_refused_before_anything_is_made(compute, extra, message):
     with pytest.raises(SaltCloudConfigError, match=message):
         gce.create(node("compute1", **extra))
@@ -624,14 +775,25 @@ def _service_account_key(path, compute, register=True, **extra):
     A service-account key file; the fake knows its public half when registered.
     """
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = rsa_key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()).decode()
+    private = rsa_key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
     if register:
-        compute.add_service_account(f"saltlab@{PROJECT}.iam.gserviceaccount.com", rsa_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode())
-    key = {"type": "service_account", "project_id": PROJECT, "private_key_id": "abc123",
-           "private_key": private, "client_email": f"saltlab@{PROJECT}.iam.gserviceaccount.com",
-           "client_id": "1234567890", "token_uri": f"{compute.url}/token"}
+        compute.add_service_account(
+            f"saltlab@{PROJECT}.iam.gserviceaccount.com",
+            rsa_key.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode(),
+        )
+    key = {
+        "type": "service_account",
+        "project_id": PROJECT,
+        "private_key_id": "abc123",
+        "private_key": private,
+        "client_email": f"saltlab@{PROJECT}.iam.gserviceaccount.com",
+        "client_id": "1234567890",
+        "token_uri": f"{compute.url}/token",
+    }
     key.update(extra)
     path.write_text(json.dumps(key))
     return path
@@ -653,13 +815,28 @@ def test_without_a_token_the_fake_answers_401_and_the_driver_says_so(compute, pr
         gce.list_nodes()
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "the service-account key .*key.json is missing; create a JSON key"),
-    ("not json", "is not a JSON file"),
-    (json.dumps({"type": "authorized_user", "client_id": "x"}), "is not a service-account key \\(type: 'authorized_user'\\)"),
-    (json.dumps({"type": "service_account", "client_email": "x@y", "token_uri": "http://127.0.0.1:1/token",
-                 "private_key": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n"}), "is not usable"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "the service-account key .*key.json is missing; create a JSON key"),
+        ("not json", "is not a JSON file"),
+        (
+            json.dumps({"type": "authorized_user", "client_id": "x"}),
+            "is not a service-account key \\(type: 'authorized_user'\\)",
+        ),
+        (
+            json.dumps(
+                {
+                    "type": "service_account",
+                    "client_email": "x@y",
+                    "token_uri": "http://127.0.0.1:1/token",
+                    "private_key": "-----BEGIN PRIVATE KEY-----\nnope\n-----END PRIVATE KEY-----\n",
+                }
+            ),
+            "is not usable",
+        ),
+    ],
+)
 def test_a_bad_key_file_is_one_message(compute, provider, tmp_path, content, message):
     del provider["anonymous"]
     key = tmp_path / "key.json"
@@ -675,9 +852,12 @@ def test_a_key_the_api_does_not_know_is_one_message(compute, provider, tmp_path)
     compute.require_token = True
     del provider["anonymous"]
     provider["service_account_key"] = str(_service_account_key(tmp_path / "key.json", compute, register=False))
-    with pytest.raises(SaltCloudSystemExit, match=r"^gce: the API rejected the credentials while listing the "
-                                                  r"instances of zone europe-west1-b: Request is missing required "
-                                                  r"authentication credential.* \(check service_account_key .*key.json\)$"):
+    with pytest.raises(
+        SaltCloudSystemExit,
+        match=r"^gce: the API rejected the credentials while listing the "
+        r"instances of zone europe-west1-b: Request is missing required "
+        r"authentication credential.* \(check service_account_key .*key.json\)$",
+    ):
         gce.list_nodes()
 
 
@@ -687,8 +867,10 @@ def test_catalogues(compute):
     assert sizes["n1-standard-4"]["cpus"] == 4 and sizes["n1-standard-4"]["nested_virtualization"] is True
     assert sizes["e2-standard-4"]["nested_virtualization"] is False
     images = gce.avail_images()
-    assert images["projects/debian-cloud/global/images/debian-13-trixie-v20251111"]["family_link"] == \
-        "projects/debian-cloud/global/images/family/debian-13"
+    assert (
+        images["projects/debian-cloud/global/images/debian-13-trixie-v20251111"]["family_link"]
+        == "projects/debian-cloud/global/images/family/debian-13"
+    )
     with pytest.raises(SaltCloudSystemExit, match="-f or --function"):
         gce.avail_images(call="action")
     with pytest.raises(SaltCloudSystemExit, match="-a or --action"):
@@ -716,9 +898,17 @@ def test_the_fake_answers_in_the_apis_shapes(compute):
     missing = requests.get(f"{base}/global/networks/nope")
     assert missing.status_code == 404
     assert missing.json()["error"] == {
-        "code": 404, "message": f"The resource 'projects/{PROJECT}/global/networks/nope' was not found",
-        "status": "NOT_FOUND", "errors": [{"message": f"The resource 'projects/{PROJECT}/global/networks/nope' "
-                                                      "was not found", "domain": "global", "reason": "notFound"}]}
+        "code": 404,
+        "message": f"The resource 'projects/{PROJECT}/global/networks/nope' was not found",
+        "status": "NOT_FOUND",
+        "errors": [
+            {
+                "message": f"The resource 'projects/{PROJECT}/global/networks/nope' was not found",
+                "domain": "global",
+                "reason": "notFound",
+            }
+        ],
+    }
     assert requests.get(f"{compute.url}/compute/v1/projects/other/global/networks").json()["error"]["code"] == 403
     for name in ("n2", "n3"):
         op = requests.post(f"{base}/global/networks", json={"name": name, "autoCreateSubnetworks": False}).json()
@@ -740,11 +930,17 @@ def test_the_fake_serves_routers_with_cloud_nat(compute):
     base = f"{compute.url}/compute/v1/projects/{PROJECT}"
     op = requests.post(f"{base}/global/networks", json={"name": "n1", "autoCreateSubnetworks": False}).json()
     requests.post(f"{base}/global/operations/{op['name']}/wait")
-    nat = {"name": "nat1", "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_IP_RANGES",
-           "natIpAllocateOption": "AUTO_ONLY"}
-    op = requests.post(f"{base}/regions/europe-west1/routers",
-                       json={"name": "r1", "network": "global/networks/n1", "nats": [nat]}).json()
-    assert op["kind"] == "compute#operation" and op["selfLink"].endswith(f"/regions/europe-west1/operations/{op['name']}")
+    nat = {
+        "name": "nat1",
+        "sourceSubnetworkIpRangesToNat": "ALL_SUBNETWORKS_ALL_IP_RANGES",
+        "natIpAllocateOption": "AUTO_ONLY",
+    }
+    op = requests.post(
+        f"{base}/regions/europe-west1/routers", json={"name": "r1", "network": "global/networks/n1", "nats": [nat]}
+    ).json()
+    assert op["kind"] == "compute#operation" and op["selfLink"].endswith(
+        f"/regions/europe-west1/operations/{op['name']}"
+    )
     assert requests.post(f"{base}/regions/europe-west1/operations/{op['name']}/wait").json()["status"] == "DONE"
     router = requests.get(f"{base}/regions/europe-west1/routers/r1").json()
     assert router["kind"] == "compute#router" and router["selfLink"] == op["targetLink"]
@@ -753,11 +949,14 @@ def test_the_fake_serves_routers_with_cloud_nat(compute):
     listed = requests.get(f"{base}/regions/europe-west1/routers").json()
     assert listed["kind"] == "compute#routerList" and [r["name"] for r in listed["items"]] == ["r1"]
     # one NAT for all of a network's subnetworks per region; bad NAT settings; the network is in use
-    second = requests.post(f"{base}/regions/europe-west1/routers",
-                           json={"name": "r2", "network": "global/networks/n1", "nats": [nat]})
+    second = requests.post(
+        f"{base}/regions/europe-west1/routers", json={"name": "r2", "network": "global/networks/n1", "nats": [nat]}
+    )
     assert second.status_code == 400 and "already has a NAT" in second.json()["error"]["message"]
-    bad = requests.post(f"{base}/regions/europe-west1/routers", json={
-        "name": "r3", "network": "global/networks/n1", "nats": [dict(nat, natIpAllocateOption="MANUAL_ONLY")]})
+    bad = requests.post(
+        f"{base}/regions/europe-west1/routers",
+        json={"name": "r3", "network": "global/networks/n1", "nats": [dict(nat, natIpAllocateOption="MANUAL_ONLY")]},
+    )
     assert bad.status_code == 400 and "natIps" in bad.json()["error"]["message"]
     in_use = requests.delete(f"{base}/global/networks/n1")
     assert in_use.status_code == 400 and "routers/r1" in in_use.json()["error"]["message"]
@@ -786,7 +985,9 @@ def push_tree(tmp_path):
     shims = tmp_path / "bin"
     shims.mkdir()
     for command in ("ssh", "rsync"):
-        (shims / command).write_text(f'#!/bin/sh\nprintf "%s|" {command} "$@" >> "{tmp_path}/calls"\necho >> "{tmp_path}/calls"\n')
+        (shims / command).write_text(
+            f'#!/bin/sh\nprintf "%s|" {command} "$@" >> "{tmp_path}/calls"\necho >> "{tmp_path}/calls"\n'
+        )
         (shims / command).chmod(0o755)
 
     def run(*args, bastion=None):
@@ -798,27 +999,38 @@ def push_tree(tmp_path):
         proc = subprocess.run([str(tree / "tools/push"), *args], env=env, capture_output=True, text=True, check=False)
         assert proc.returncode == 0, proc.stderr
         return [line.rstrip("|").split("|") for line in (tmp_path / "calls").read_text().splitlines()]
+
     return run
 
 
 def test_push_logs_in_as_root_by_default(push_tree):
     calls = push_tree(bastion="bastion_host=10.99.0.12\nbastion_key=var/ssh/lab_ed25519\n")
     assert calls[0][0] == "ssh" and calls[0][-2:] == [
-        "root@10.99.0.12", "install -d -m 0755 /srv/saltlab && install -d -m 0700 /srv/saltlab/pillar"]
+        "root@10.99.0.12",
+        "install -d -m 0755 /srv/saltlab && install -d -m 0700 /srv/saltlab/pillar",
+    ]
     rsyncs = [c for c in calls if c[0] == "rsync"]
-    assert [c[-1] for c in rsyncs] == ["root@10.99.0.12:/srv/saltlab/salt/", "root@10.99.0.12:/srv/saltlab/salt/_modules/",
-                                       "root@10.99.0.12:/srv/saltlab/pillar/"]
+    assert [c[-1] for c in rsyncs] == [
+        "root@10.99.0.12:/srv/saltlab/salt/",
+        "root@10.99.0.12:/srv/saltlab/salt/_modules/",
+        "root@10.99.0.12:/srv/saltlab/pillar/",
+    ]
     assert not any(a.startswith("--rsync-path") for c in rsyncs for a in c)
 
 
-@pytest.mark.parametrize("args, bastion", [
-    ((), "bastion_host=203.0.113.10\nbastion_key=/k/gcp-default-key\nbastion_user=stack\n"),
-    (("stack@203.0.113.10",), ""),
-])
+@pytest.mark.parametrize(
+    "args, bastion",
+    [
+        ((), "bastion_host=203.0.113.10\nbastion_key=/k/gcp-default-key\nbastion_user=stack\n"),
+        (("stack@203.0.113.10",), ""),
+    ],
+)
 def test_push_uses_sudo_for_another_user(push_tree, args, bastion):
     calls = push_tree(*args, bastion=bastion)
-    assert calls[0][-2:] == ["stack@203.0.113.10",
-                             "sudo install -d -m 0755 /srv/saltlab && sudo install -d -m 0700 /srv/saltlab/pillar"]
+    assert calls[0][-2:] == [
+        "stack@203.0.113.10",
+        "sudo install -d -m 0755 /srv/saltlab && sudo install -d -m 0700 /srv/saltlab/pillar",
+    ]
     rsyncs = [c for c in calls if c[0] == "rsync"]
     assert len(rsyncs) == 3
     for call in rsyncs:
@@ -830,20 +1042,28 @@ def test_the_gce_profiles_deploy_salt_with_saltlab_gce():
     for name, profile in profiles().items():
         assert profile["script"] == "saltlab-gce" and profile["ssh_username"] == "stack", name
         # the files it runs with are uploaded from the checkout to where it looks for them
-        assert sorted(profile["file_map"].values()) == ["/var/tmp/saltlab-deploy/requirements.txt",
-                                                        "/var/tmp/saltlab-deploy/saltlab-node.sh"]
+        assert sorted(profile["file_map"].values()) == [
+            "/var/tmp/saltlab-deploy/requirements.txt",
+            "/var/tmp/saltlab-deploy/saltlab-node.sh",
+        ]
         assert all((REPO / local).is_file() for local in profile["file_map"]), name
     # what salt-cloud uploads: rendered as a Jinja template, it must stay the same shell
-    rendered = salt.utils.cloud.os_script("saltlab-gce", {}, {"deploy_scripts_search_path": [str(REPO / "cloud.deploy.d")]})
+    rendered = salt.utils.cloud.os_script(
+        "saltlab-gce", {}, {"deploy_scripts_search_path": [str(REPO / "cloud.deploy.d")]}
+    )
     assert rendered == script.read_text().rstrip("\n")
     # salt-cloud adds the bootstrap flags (-c DIR -M ...) only to scripts that name bootstrap-salt
     assert "bootstrap-salt" in rendered
     subprocess.run(["sh", "-n", str(script)], check=True)
     # the pin it installs is the operator's
-    pins = dict(line.split("==") for line in (REPO / "requirements.txt").read_text().splitlines()
-                if line.startswith(("salt==", "saltext.")))
+    pins = dict(
+        line.split("==")
+        for line in (REPO / "requirements.txt").read_text().splitlines()
+        if line.startswith(("salt==", "saltext."))
+    )
     assert pins["salt"] == "3008.3"
     [expression] = re.findall(r"^extensions=\$\(sed -n '([^']+)'", rendered, re.M)
-    out = subprocess.run(["sed", "-n", expression, str(REPO / "requirements.txt")],
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["sed", "-n", expression, str(REPO / "requirements.txt")], capture_output=True, text=True, check=True
+    ).stdout
     assert out.split() == [f"{k}=={v}" for k, v in pins.items() if k != "salt"]

@@ -25,9 +25,12 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 PROJECT = "saltlab-test"
 ZONE = "europe-west1-b"
 LAB = ["network", "controller", "compute1", "compute2", "storage"]
-NETWORKS = [f"network/saltlab-{n}" for n in ("public", "mgmt", "underlay")] + [
-    f"subnetwork/saltlab-{n}" for n in ("public", "mgmt", "underlay")] + [
-    f"firewall/saltlab-{n}-in" for n in ("public", "mgmt", "underlay")] + ["router/saltlab-mgmt-router"]
+NETWORKS = (
+    [f"network/saltlab-{n}" for n in ("public", "mgmt", "underlay")]
+    + [f"subnetwork/saltlab-{n}" for n in ("public", "mgmt", "underlay")]
+    + [f"firewall/saltlab-{n}-in" for n in ("public", "mgmt", "underlay")]
+    + ["router/saltlab-mgmt-router"]
+)
 
 
 compute = serving("compute", ComputeAPI, project=PROJECT)
@@ -44,17 +47,46 @@ def config_dir(tmp_path, compute):
     (conf / "cloud.profiles.d").mkdir()
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", tmp_path / "gcp-default-key"], check=True)
     dump = salt.utils.yaml.safe_dump
-    (conf / "master").write_text(dump({
-        "root_dir": str(tmp_path / "salt"), "pki_dir": "/pki", "cachedir": "/cache", "sock_dir": "/run",
-        "log_file": "/log/salt.log"}))
-    (conf / "cloud").write_text(dump({
-        "cloud_dirs": [str(REPO / "_clouds")], "utils_dirs": [str(REPO / "_utils")],
-        "deploy_scripts_search_path": [str(REPO / "cloud.deploy.d")],
-        "log_file": str(tmp_path / "cloud.log"), "log_level_logfile": "debug"}))
-    (conf / "cloud.providers.d/gce.conf").write_text(dump({"gce": {
-        "driver": "gce", "api_endpoint": compute.url, "anonymous": True, "project": PROJECT, "zone": ZONE,
-        "ssh_keyfile": str(tmp_path / "gcp-default-key"), "operator_address": "198.51.100.7",
-        "poll_interval": 0.05, "operation_timeout": 60, "deploy": False}}))
+    (conf / "master").write_text(
+        dump(
+            {
+                "root_dir": str(tmp_path / "salt"),
+                "pki_dir": "/pki",
+                "cachedir": "/cache",
+                "sock_dir": "/run",
+                "log_file": "/log/salt.log",
+            }
+        )
+    )
+    (conf / "cloud").write_text(
+        dump(
+            {
+                "cloud_dirs": [str(REPO / "_clouds")],
+                "utils_dirs": [str(REPO / "_utils")],
+                "deploy_scripts_search_path": [str(REPO / "cloud.deploy.d")],
+                "log_file": str(tmp_path / "cloud.log"),
+                "log_level_logfile": "debug",
+            }
+        )
+    )
+    (conf / "cloud.providers.d/gce.conf").write_text(
+        dump(
+            {
+                "gce": {
+                    "driver": "gce",
+                    "api_endpoint": compute.url,
+                    "anonymous": True,
+                    "project": PROJECT,
+                    "zone": ZONE,
+                    "ssh_keyfile": str(tmp_path / "gcp-default-key"),
+                    "operator_address": "198.51.100.7",
+                    "poll_interval": 0.05,
+                    "operation_timeout": 60,
+                    "deploy": False,
+                }
+            }
+        )
+    )
     profiles = salt.utils.yaml.safe_load((REPO / "cloud.profiles.d/gce.conf").read_text())
     assert profiles["gce-network"].pop("make_master") is True
     (conf / "cloud.profiles.d/gce.conf").write_text(dump(profiles))
@@ -62,9 +94,14 @@ def config_dir(tmp_path, compute):
 
 
 def salt_cloud(config_dir, *args):
-    proc = subprocess.run([str(REPO / ".venv/bin/salt-cloud"), "-c", str(config_dir), "--out", "yaml",
-                           "--log-level", "quiet", *args],
-                          cwd=config_dir, capture_output=True, text=True, timeout=300, check=False)
+    proc = subprocess.run(
+        [str(REPO / ".venv/bin/salt-cloud"), "-c", str(config_dir), "--out", "yaml", "--log-level", "quiet", *args],
+        cwd=config_dir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     output = proc.stdout + proc.stderr
     assert "Traceback" not in output, output
     return proc.returncode, output, proc.stdout
@@ -77,15 +114,19 @@ def posts(compute):
 def test_the_map_creates_the_lab_once_and_destroys_it_networks_last(compute, config_dir):
     rc, output, stdout = salt_cloud(config_dir, "-m", str(REPO / "maps/gce.yaml"), "-y", "-P")
     assert rc == 0, output
-    assert compute.resources() == sorted(NETWORKS + [f"instance/{n}" for n in LAB] + [f"disk/{n}" for n in LAB]
-                                         + ["disk/storage-data"]), output
+    assert compute.resources() == sorted(
+        NETWORKS + [f"instance/{n}" for n in LAB] + [f"disk/{n}" for n in LAB] + ["disk/storage-data"]
+    ), output
     # each network resource was made once although five processes raced for them
     made = posts(compute)
     assert sum(p.endswith("/global/networks") for p in made) >= 3
     assert compute.routers[("europe-west1", "saltlab-mgmt-router")]["nats"][0]["name"] == "saltlab-mgmt-nat"
     instances = {n: compute.instances[(ZONE, n)] for n in LAB}
     assert [nic["networkIP"] for nic in instances["network"]["networkInterfaces"]] == [
-        "10.99.0.12", "192.168.1.12", "192.168.2.12"]
+        "10.99.0.12",
+        "192.168.1.12",
+        "192.168.2.12",
+    ]
     assert instances["compute2"]["advancedMachineFeatures"] == {"enableNestedVirtualization": True}
     assert compute.firewalls["saltlab-public-in"]["sourceRanges"] == ["198.51.100.7/32"]
     listed = salt.utils.yaml.safe_load(stdout)
@@ -108,24 +149,38 @@ def test_the_map_creates_the_lab_once_and_destroys_it_networks_last(compute, con
 
 
 def test_api_failures_are_one_message_and_leave_the_fake_consistent(compute, config_dir):
-    compute.fail_request("POST", "/disks$", 403, "forbidden",
-                         "Required 'compute.disks.create' permission for 'projects/saltlab-test'", times=1)
-    compute.fail_operation("insert", "/instances/compute2$", "QUOTA_EXCEEDED",
-                           "Quota 'CPUS' exceeded.  Limit: 12.0 in region europe-west1.")
+    compute.fail_request(
+        "POST",
+        "/disks$",
+        403,
+        "forbidden",
+        "Required 'compute.disks.create' permission for 'projects/saltlab-test'",
+        times=1,
+    )
+    compute.fail_operation(
+        "insert",
+        "/instances/compute2$",
+        "QUOTA_EXCEEDED",
+        "Quota 'CPUS' exceeded.  Limit: 12.0 in region europe-west1.",
+    )
     rc, output, stdout = salt_cloud(config_dir, "-m", str(REPO / "maps/gce.yaml"), "-y")
     errors = {name: node.get("Error") for name, node in salt.utils.yaml.safe_load(stdout).items()}
     assert errors == {
-        "network": None, "controller": None, "compute1": None,
+        "network": None,
+        "controller": None,
+        "compute1": None,
         "compute2": "gce: quota exceeded while creating instance compute2: Quota 'CPUS' exceeded.  Limit: 12.0 in "
-                    "region europe-west1.",
+        "region europe-west1.",
         "storage": "gce: permission denied while creating disk storage-data: Required 'compute.disks.create' "
-                   "permission for 'projects/saltlab-test' (the service account needs Compute Instance Admin (v1), "
-                   "Compute Network Admin, Compute Security Admin and Service Account User on project saltlab-test)",
+        "permission for 'projects/saltlab-test' (the service account needs Compute Instance Admin (v1), "
+        "Compute Network Admin, Compute Security Admin and Service Account User on project saltlab-test)",
     }, output
     # the other nodes are there, nothing of the failed ones
     assert compute.resources() == sorted(
-        NETWORKS + [f"instance/{n}" for n in ("network", "controller", "compute1")]
-        + [f"disk/{n}" for n in ("network", "controller", "compute1")]), output
+        NETWORKS
+        + [f"instance/{n}" for n in ("network", "controller", "compute1")]
+        + [f"disk/{n}" for n in ("network", "controller", "compute1")]
+    ), output
     # the next run makes what is missing
     rc, output, stdout = salt_cloud(config_dir, "-m", str(REPO / "maps/gce.yaml"), "-y", "-P")
     assert rc == 0 and sorted(compute.instances) == sorted((ZONE, n) for n in LAB), output

@@ -47,6 +47,7 @@ def ioctls(version=12, create_vm=True):
                 raise OSError(22, "Invalid argument")
             return os.dup(fd)
         raise AssertionError(f"unexpected ioctl {request:#x}")
+
     return patch.object(kvm.fcntl, "ioctl", side_effect=ioctl)
 
 

@@ -8,10 +8,10 @@ import ipaddress
 import json
 import os
 
+import nspawn
 import pytest
 from salt.exceptions import SaltCloudConfigError, SaltCloudSystemExit
 
-import nspawn
 from extensions import cloud_utils
 
 NETWORKS = {
@@ -96,7 +96,9 @@ def test_addresses_follow_nic_order_and_host_number():
     vm_ = {"name": "network", "nics": ["public", "mgmt", "underlay"], "host_number": 12}
     addresses = nspawn.node_addresses(vm_, nets, [])
     assert list(addresses.items()) == [
-        ("public", "10.99.0.12"), ("mgmt", "192.168.1.12"), ("underlay", "192.168.2.12"),
+        ("public", "10.99.0.12"),
+        ("mgmt", "192.168.1.12"),
+        ("underlay", "192.168.2.12"),
     ]
 
 
@@ -145,8 +147,10 @@ def test_image_hash_follows_recipe_and_salt_version(tmp_path):
         ({"name": "Bad_Name", "nics": ["mgmt"], "host_number": 40}, "not a valid hostname"),
         ({"name": "compute1", "nics": ["mgmt"], "host_number": 40}, "already exists"),
         ({"name": "compute9", "nics": ["mgmt"], "host_number": 21}, "already in use"),
-        ({"name": "storage", "nics": ["mgmt"], "host_number": 31, "ssh_gateway_node": "nope"},
-         "ssh_gateway_node 'nope' is not a node"),
+        (
+            {"name": "storage", "nics": ["mgmt"], "host_number": 31, "ssh_gateway_node": "nope"},
+            "ssh_gateway_node 'nope' is not a node",
+        ),
     ],
 )
 def test_create_refuses_bad_input_and_changes_nothing(state_dir, vm_, error):
@@ -160,8 +164,15 @@ def test_create_refuses_bad_input_and_changes_nothing(state_dir, vm_, error):
 def test_create_needs_the_lab_ssh_key(tmp_path):
     os.remove(tmp_path / "var" / "ssh" / "lab.pub")
     with pytest.raises(SaltCloudConfigError, match="run tools/secrets"):
-        nspawn.create({"name": "controller", "nics": ["mgmt"], "host_number": 11,
-                       "profile": "local-compute", "driver": "local:nspawn"})
+        nspawn.create(
+            {
+                "name": "controller",
+                "nics": ["mgmt"],
+                "host_number": 11,
+                "profile": "local-compute",
+                "driver": "local:nspawn",
+            }
+        )
 
 
 def test_queries_read_node_records(state_dir):
@@ -183,8 +194,9 @@ def test_queries_read_node_records(state_dir):
 
 
 def test_running_needs_the_same_process(state_dir):
-    assert nspawn._running({"name": "x", "supervisor_pid": os.getpid(),
-                            "supervisor_start": nspawn._process_start(os.getpid())})
+    assert nspawn._running(
+        {"name": "x", "supervisor_pid": os.getpid(), "supervisor_start": nspawn._process_start(os.getpid())}
+    )
     assert not nspawn._running({"name": "x", "supervisor_pid": os.getpid(), "supervisor_start": -1})
 
 

@@ -38,8 +38,7 @@ def conn():
 @pytest.fixture
 def configure_loader_modules(conn):
     config = {"openstack:cloud": "lab-admin"}
-    return {module: {"__salt__": {"config.get": lambda key, default=None: config.get(key, default)},
-                     "__context__": {}}}
+    return {module: {"__salt__": {"config.get": lambda key, default=None: config.get(key, default)}, "__context__": {}}}
 
 
 @pytest.fixture(autouse=True)
@@ -50,9 +49,9 @@ def connect(conn):
 
 def test_without_the_sdk_a_call_says_what_to_install():
     assert module.__virtual__() == "openstack"
-    with patch.dict(sys.modules, {"openstack": None}):
-        with pytest.raises(CommandExecutionError, match="openstacksdk is not installed .Debian: python3-openstacksdk"):
-            module.project_get("demo")
+    missing = pytest.raises(CommandExecutionError, match="openstacksdk is not installed .Debian: python3-openstacksdk")
+    with patch.dict(sys.modules, {"openstack": None}), missing:
+        module.project_get("demo")
 
 
 def test_one_connection_per_cloud_from_the_minion_config(connect, conn):
@@ -99,12 +98,18 @@ def test_update_ignores_salts_own_arguments(conn):
 
 def test_user_created_in_its_default_project(conn):
     conn.identity.find_project.return_value = resource(id="p-service", name="service")
-    conn.identity.create_user.return_value = resource(id="u1", name="glance", is_enabled=True,
-                                                      default_project_id="p-service")
+    conn.identity.create_user.return_value = resource(
+        id="u1", name="glance", is_enabled=True, default_project_id="p-service"
+    )
     assert module.user_create("glance", "pw", default_project="service") == {
-        "id": "u1", "name": "glance", "is_enabled": True, "default_project": "service"}
+        "id": "u1",
+        "name": "glance",
+        "is_enabled": True,
+        "default_project": "service",
+    }
     conn.identity.create_user.assert_called_once_with(
-        name="glance", password="pw", domain_id="default", is_enabled=True, default_project_id="p-service")
+        name="glance", password="pw", domain_id="default", is_enabled=True, default_project_id="p-service"
+    )
 
 
 def test_user_in_a_missing_project_is_refused(conn):
@@ -121,8 +126,10 @@ def test_password_checked_by_asking_for_a_token(conn, status, valid):
     args, kwargs = conn.identity.post.call_args
     assert args == ("/auth/tokens",)
     assert kwargs["authenticated"] is False and kwargs["raise_exc"] is False
-    assert kwargs["json"]["auth"]["identity"] == {"methods": ["password"], "password": {"user": {
-        "name": "glance", "domain": {"id": "default"}, "password": "pw"}}}
+    assert kwargs["json"]["auth"]["identity"] == {
+        "methods": ["password"],
+        "password": {"user": {"name": "glance", "domain": {"id": "default"}, "password": "pw"}},
+    }
 
 
 def test_password_check_on_a_failing_keystone_is_an_error(conn):
@@ -155,12 +162,10 @@ def test_duplicate_service_names_are_an_error(conn):
 
 
 def test_endpoint_looked_up_by_service_interface_and_region(conn):
-    conn.identity.services.return_value = [resource(id="s-nova", name="nova"),
-                                           resource(id="s-glance", name="glance")]
+    conn.identity.services.return_value = [resource(id="s-nova", name="nova"), resource(id="s-glance", name="glance")]
     conn.identity.endpoints.return_value = iter([resource(id="e1", url="http://c:9292", is_enabled=True)])
     assert module.endpoint_get("glance", "public") == {"id": "e1", "url": "http://c:9292", "is_enabled": True}
-    conn.identity.endpoints.assert_called_once_with(service_id="s-glance", interface="public",
-                                                    region_id="RegionOne")
+    conn.identity.endpoints.assert_called_once_with(service_id="s-glance", interface="public", region_id="RegionOne")
 
 
 def test_endpoint_of_a_missing_service(conn):
@@ -171,12 +176,23 @@ def test_endpoint_of_a_missing_service(conn):
 
 def test_network_created_with_provider_fields(conn):
     conn.network.create_network.return_value = resource(
-        id="n1", name="public", provider_network_type="flat", provider_physical_network="physnet",
-        is_router_external=True, is_shared=False, mtu=1410)
-    assert module.network_create("public", provider_network_type="flat", provider_physical_network="physnet",
-                                 is_router_external=True)["mtu"] == 1410
+        id="n1",
+        name="public",
+        provider_network_type="flat",
+        provider_physical_network="physnet",
+        is_router_external=True,
+        is_shared=False,
+        mtu=1410,
+    )
+    assert (
+        module.network_create(
+            "public", provider_network_type="flat", provider_physical_network="physnet", is_router_external=True
+        )["mtu"]
+        == 1410
+    )
     conn.network.create_network.assert_called_once_with(
-        name="public", provider_network_type="flat", provider_physical_network="physnet", is_router_external=True)
+        name="public", provider_network_type="flat", provider_physical_network="physnet", is_router_external=True
+    )
 
 
 def test_subnet_looked_up_in_its_network(conn):
@@ -199,11 +215,19 @@ def test_no_subnet_in_a_missing_network(conn):
 def test_subnet_created_with_its_ip_version(conn, cidr, version):
     conn.network.find_network.return_value = resource(id="n-demo", name="demo-net")
     conn.network.create_subnet.return_value = resource(
-        id="s1", name="demo-subnet", network_id="n-demo", cidr=cidr, gateway_ip=None, is_dhcp_enabled=True,
-        dns_nameservers=[], allocation_pools=[])
+        id="s1",
+        name="demo-subnet",
+        network_id="n-demo",
+        cidr=cidr,
+        gateway_ip=None,
+        is_dhcp_enabled=True,
+        dns_nameservers=[],
+        allocation_pools=[],
+    )
     assert module.subnet_create("demo-subnet", "demo-net", cidr, is_dhcp_enabled=True)["cidr"] == cidr
-    conn.network.create_subnet.assert_called_once_with(name="demo-subnet", network_id="n-demo", cidr=cidr,
-                                                       ip_version=version, is_dhcp_enabled=True)
+    conn.network.create_subnet.assert_called_once_with(
+        name="demo-subnet", network_id="n-demo", cidr=cidr, ip_version=version, is_dhcp_enabled=True
+    )
 
 
 def test_subnet_with_a_malformed_cidr_is_refused(conn):
@@ -220,7 +244,8 @@ def router_conn(conn):
     conn.network.ports.return_value = [
         resource(id="p-if", device_owner="network:router_interface", fixed_ips=[{"subnet_id": "s-demo"}]),
         resource(id="p-ha", device_owner="network:router_ha_interface", fixed_ips=[{"subnet_id": "s-ha"}]),
-        resource(id="p-gw", device_owner="network:router_gateway", fixed_ips=[{"subnet_id": "s-public"}])]
+        resource(id="p-gw", device_owner="network:router_gateway", fixed_ips=[{"subnet_id": "s-public"}]),
+    ]
     conn.network.get_network.return_value = resource(id="n-public", name="public")
     conn.network.get_subnet.side_effect = lambda subnet_id: resource(id=subnet_id, name=f"name-of-{subnet_id}")
     return router
@@ -228,21 +253,27 @@ def router_conn(conn):
 
 def test_router_gateway_and_interfaces_by_name(conn):
     router_conn(conn)
-    assert module.router_get("demo-router") == {"id": "r1", "name": "demo-router", "external_network": "public",
-                                                "interfaces": ["name-of-s-demo"]}
+    assert module.router_get("demo-router") == {
+        "id": "r1",
+        "name": "demo-router",
+        "external_network": "public",
+        "interfaces": ["name-of-s-demo"],
+    }
     conn.network.ports.assert_called_once_with(device_id="r1")
     conn.network.get_network.assert_called_once_with("n-public")
 
 
 def test_router_created_with_its_gateway(conn):
     conn.network.find_network.return_value = resource(id="n-public", name="public")
-    conn.network.create_router.return_value = resource(id="r1", name="demo-router",
-                                                       external_gateway_info={"network_id": "n-public"})
+    conn.network.create_router.return_value = resource(
+        id="r1", name="demo-router", external_gateway_info={"network_id": "n-public"}
+    )
     conn.network.ports.return_value = []
     conn.network.get_network.return_value = resource(id="n-public", name="public")
     assert module.router_create("demo-router", external_network="public")["external_network"] == "public"
-    conn.network.create_router.assert_called_once_with(name="demo-router",
-                                                       external_gateway_info={"network_id": "n-public"})
+    conn.network.create_router.assert_called_once_with(
+        name="demo-router", external_gateway_info={"network_id": "n-public"}
+    )
 
 
 def test_router_attached_to_a_subnet_by_id(conn):
@@ -257,14 +288,24 @@ def test_router_detached_from_its_subnets_before_deletion(conn):
     router = router_conn(conn)
     module.router_delete("demo-router")
     writes = [call for call in conn.network.mock_calls if call[0] in ("remove_interface_from_router", "delete_router")]
-    assert writes == [("remove_interface_from_router", (router,), {"port_id": "p-if"}),
-                      ("delete_router", (router,), {})]
+    assert writes == [
+        ("remove_interface_from_router", (router,), {"port_id": "p-if"}),
+        ("delete_router", (router,), {}),
+    ]
 
 
 def rule(**fields):
     """A Neutron security group rule: an IPv4 ingress rule without remote unless told."""
-    defaults = {"id": "rule1", "protocol": None, "port_range_min": None, "port_range_max": None,
-                "remote_ip_prefix": None, "direction": "ingress", "ether_type": "IPv4", "remote_group_id": None}
+    defaults = {
+        "id": "rule1",
+        "protocol": None,
+        "port_range_min": None,
+        "port_range_max": None,
+        "remote_ip_prefix": None,
+        "direction": "ingress",
+        "ether_type": "IPv4",
+        "remote_group_id": None,
+    }
     return resource(**dict(defaults, **fields))
 
 
@@ -287,11 +328,20 @@ def test_security_group_rule_found_by_its_fields(default_group):
     conn = default_group
     conn.network.security_group_rules.return_value = [
         rule(id="from-group", remote_group_id="sg1"),
-        rule(id="ssh", protocol="tcp", port_range_min=22, port_range_max=22, remote_ip_prefix="0.0.0.0/0")]
-    assert module.security_group_rule_get(protocol="tcp", port_range_min=22, port_range_max=22,
-                                          remote_ip_prefix="0.0.0.0/0") == {
-        "id": "ssh", "security_group": "default", "protocol": "tcp", "port_range_min": 22, "port_range_max": 22,
-        "remote_ip_prefix": None, "direction": "ingress", "ethertype": "IPv4"}
+        rule(id="ssh", protocol="tcp", port_range_min=22, port_range_max=22, remote_ip_prefix="0.0.0.0/0"),
+    ]
+    assert module.security_group_rule_get(
+        protocol="tcp", port_range_min=22, port_range_max=22, remote_ip_prefix="0.0.0.0/0"
+    ) == {
+        "id": "ssh",
+        "security_group": "default",
+        "protocol": "tcp",
+        "port_range_min": 22,
+        "port_range_max": 22,
+        "remote_ip_prefix": None,
+        "direction": "ingress",
+        "ethertype": "IPv4",
+    }
     # The default group's rule from its own members is not "any IPv4 from anywhere".
     assert module.security_group_rule_get() is None
     assert module.security_group_rule_get(protocol="tcp", port_range_min=80, port_range_max=80) is None
@@ -302,7 +352,8 @@ def test_security_group_rule_created_without_empty_fields(default_group):
     conn.network.create_security_group_rule.return_value = rule(id="icmp", protocol="icmp")
     assert module.security_group_rule_create(protocol="icmp", __pub_jid="2026")["id"] == "icmp"
     conn.network.create_security_group_rule.assert_called_once_with(
-        security_group_id="sg1", protocol="icmp", direction="ingress", ether_type="IPv4")
+        security_group_id="sg1", protocol="icmp", direction="ingress", ether_type="IPv4"
+    )
 
 
 def test_security_group_rule_with_unknown_fields_is_refused(default_group):
@@ -320,15 +371,25 @@ def test_missing_security_group_is_named_with_its_project(default_group):
 def test_keypair_created_and_read(conn):
     conn.compute.create_keypair.return_value = resource(id="demo-key", name="demo-key", public_key="ssh-ed25519 AAAA")
     assert module.keypair_create("demo-key", "ssh-ed25519 AAAA") == {
-        "id": "demo-key", "name": "demo-key", "public_key": "ssh-ed25519 AAAA"}
+        "id": "demo-key",
+        "name": "demo-key",
+        "public_key": "ssh-ed25519 AAAA",
+    }
     conn.compute.create_keypair.assert_called_once_with(name="demo-key", public_key="ssh-ed25519 AAAA")
     conn.compute.find_keypair.return_value = None
     assert module.keypair_get("demo-key") is None
 
 
 def image(**fields):
-    defaults = {"id": "i1", "name": "cirros", "status": "active", "checksum": "abc", "disk_format": "qcow2",
-                "container_format": "bare", "visibility": "public"}
+    defaults = {
+        "id": "i1",
+        "name": "cirros",
+        "status": "active",
+        "checksum": "abc",
+        "disk_format": "qcow2",
+        "container_format": "bare",
+        "visibility": "public",
+    }
     return resource(**dict(defaults, **fields))
 
 
@@ -338,8 +399,14 @@ def test_image_uploaded_from_its_file_and_awaited(conn):
     conn.image.wait_for_status.return_value = active
     assert module.image_create("cirros", "/srv/cirros.img", disk_format="qcow2")["status"] == "active"
     conn.image.create_image.assert_called_once_with(
-        "cirros", filename="/srv/cirros.img", disk_format="qcow2", container_format="bare", visibility="public",
-        wait=True, timeout=600)
+        "cirros",
+        filename="/srv/cirros.img",
+        disk_format="qcow2",
+        container_format="bare",
+        visibility="public",
+        wait=True,
+        timeout=600,
+    )
     conn.image.wait_for_status.assert_called_once_with(queued, "active", failures=["killed", "deleted"], wait=600)
 
 
@@ -350,8 +417,14 @@ def test_image_stuck_after_upload_is_a_clear_error(conn):
 
 
 def server(**fields):
-    defaults = {"id": "v1", "name": "demo1", "status": "ACTIVE", "addresses": {"demo-net": []},
-                "compute_host": None, "fault": None}
+    defaults = {
+        "id": "v1",
+        "name": "demo1",
+        "status": "ACTIVE",
+        "addresses": {"demo-net": []},
+        "compute_host": None,
+        "fault": None,
+    }
     return resource(**dict(defaults, **fields))
 
 
@@ -362,7 +435,8 @@ def test_compute_hosts_pair_nova_compute_with_its_agent(conn):
         resource(host="compute3", state="down", status="enabled"),
     ]
     conn.network.agents.return_value = [
-        resource(host="compute1", is_alive=True), resource(host="compute2", is_alive=False),
+        resource(host="compute1", is_alive=True),
+        resource(host="compute2", is_alive=False),
         resource(host="network", is_alive=True),
     ]
     assert module.compute_hosts() == {
@@ -376,8 +450,14 @@ def test_compute_hosts_pair_nova_compute_with_its_agent(conn):
 
 def test_server_get_names_its_host_for_admins(conn):
     conn.compute.find_server.return_value = server(compute_host="compute1")
-    assert module.server_get("demo1") == {"id": "v1", "name": "demo1", "status": "ACTIVE",
-                                          "addresses": {"demo-net": []}, "host": "compute1", "fault": None}
+    assert module.server_get("demo1") == {
+        "id": "v1",
+        "name": "demo1",
+        "status": "ACTIVE",
+        "addresses": {"demo-net": []},
+        "host": "compute1",
+        "fault": None,
+    }
     conn.compute.find_server.assert_called_once_with("demo1", ignore_missing=True)
 
 
@@ -388,11 +468,20 @@ def test_server_booted_from_names_and_awaited(conn):
     building = server(status="BUILD")
     conn.compute.create_server.return_value = building
     conn.compute.wait_for_server.return_value = server()
-    assert module.server_create("demo1", "cirros", "m1.nano", "demo-net", key_name="demo-key",
-                                security_groups=["default"], timeout=300)["status"] == "ACTIVE"
+    assert (
+        module.server_create(
+            "demo1", "cirros", "m1.nano", "demo-net", key_name="demo-key", security_groups=["default"], timeout=300
+        )["status"]
+        == "ACTIVE"
+    )
     conn.compute.create_server.assert_called_once_with(
-        name="demo1", image_id="i-cirros", flavor_id="f-nano", networks=[{"uuid": "n-demo"}], key_name="demo-key",
-        security_groups=[{"name": "default"}])
+        name="demo1",
+        image_id="i-cirros",
+        flavor_id="f-nano",
+        networks=[{"uuid": "n-demo"}],
+        key_name="demo-key",
+        security_groups=[{"name": "default"}],
+    )
     conn.compute.wait_for_server.assert_called_once_with(building, status="ACTIVE", failures=["ERROR"], wait=300)
 
 
@@ -411,18 +500,22 @@ def test_server_of_a_missing_server_group_is_not_booted(conn):
     conn.compute.create_server.assert_not_called()
 
 
-@pytest.mark.parametrize("fields", [
-    {"policy": "anti-affinity", "policies": None},     # microversion 2.64 and later
-    {"policy": None, "policies": ["anti-affinity"]},   # before 2.64
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"policy": "anti-affinity", "policies": None},  # microversion 2.64 and later
+        {"policy": None, "policies": ["anti-affinity"]},  # before 2.64
+    ],
+)
 def test_server_group_read_whichever_microversion(conn, fields):
     conn.compute.find_server_group.return_value = resource(id="g1", name="demo-spread", **fields)
     assert module.server_group_get("demo-spread") == {"id": "g1", "name": "demo-spread", "policy": "anti-affinity"}
 
 
 def test_server_group_created_with_its_policy(conn):
-    conn.compute.create_server_group.return_value = resource(id="g1", name="demo-spread", policy="anti-affinity",
-                                                             policies=None)
+    conn.compute.create_server_group.return_value = resource(
+        id="g1", name="demo-spread", policy="anti-affinity", policies=None
+    )
     assert module.server_group_create("demo-spread", "anti-affinity")["policy"] == "anti-affinity"
     conn.compute.create_server_group.assert_called_once_with(name="demo-spread", policy="anti-affinity")
     conn.compute.find_server_group.return_value = None
@@ -438,8 +531,9 @@ def test_server_of_a_missing_flavor_is_not_booted(conn):
 
 def test_server_in_error_fails_with_novas_fault(conn):
     conn.compute.wait_for_server.side_effect = openstack.exceptions.ResourceFailure("transitioned to ERROR")
-    conn.compute.get_server.return_value = server(status="ERROR",
-                                                  fault={"code": 500, "message": "No valid host was found."})
+    conn.compute.get_server.return_value = server(
+        status="ERROR", fault={"code": 500, "message": "No valid host was found."}
+    )
     with pytest.raises(CommandExecutionError, match="^server demo1 is in ERROR: No valid host was found.$"):
         module.server_create("demo1", "cirros", "m1.nano", "demo-net")
 
@@ -492,7 +586,9 @@ def test_floating_ip_pool_exhausted_is_one_clear_message(conn):
     conn.compute.find_server.return_value = server()
     conn.network.ports.return_value = [resource(id="port1")]
     conn.network.create_ip.side_effect = openstack.exceptions.ConflictException(
-        "409: No more IP addresses available on network n-public")
-    with pytest.raises(CommandExecutionError,
-                       match="allocating a floating IP from public for server demo1: 409: No more IP addresses"):
+        "409: No more IP addresses available on network n-public"
+    )
+    with pytest.raises(
+        CommandExecutionError, match="allocating a floating IP from public for server demo1: 409: No more IP addresses"
+    ):
         module.floating_ip_create("demo1", "public")

@@ -14,16 +14,62 @@ import extensions
 
 openstack = extensions.load("_states", "openstack_lab")
 
-READS = ("project_get", "user_get", "user_password_valid", "role_granted", "service_get", "endpoint_get",
-         "flavor_get", "network_get", "subnet_get", "router_get", "security_group_rule_get", "keypair_get",
-         "image_get", "server_group_get", "server_get", "floating_ip_of", "compute_hosts")
-WRITES = ("project_create", "project_update", "project_delete", "user_create", "user_update", "user_delete",
-          "role_grant", "role_revoke", "service_create", "service_update", "service_delete",
-          "endpoint_create", "endpoint_update", "endpoint_delete", "flavor_create", "flavor_delete",
-          "network_create", "network_update", "network_delete", "subnet_create", "subnet_update", "subnet_delete",
-          "router_create", "router_update", "router_add_interface", "router_delete", "security_group_rule_create",
-          "keypair_create", "keypair_delete", "image_create", "server_group_create", "server_create", "server_start", "server_delete",
-          "floating_ip_create")
+READS = (
+    "project_get",
+    "user_get",
+    "user_password_valid",
+    "role_granted",
+    "service_get",
+    "endpoint_get",
+    "flavor_get",
+    "network_get",
+    "subnet_get",
+    "router_get",
+    "security_group_rule_get",
+    "keypair_get",
+    "image_get",
+    "server_group_get",
+    "server_get",
+    "floating_ip_of",
+    "compute_hosts",
+)
+WRITES = (
+    "project_create",
+    "project_update",
+    "project_delete",
+    "user_create",
+    "user_update",
+    "user_delete",
+    "role_grant",
+    "role_revoke",
+    "service_create",
+    "service_update",
+    "service_delete",
+    "endpoint_create",
+    "endpoint_update",
+    "endpoint_delete",
+    "flavor_create",
+    "flavor_delete",
+    "network_create",
+    "network_update",
+    "network_delete",
+    "subnet_create",
+    "subnet_update",
+    "subnet_delete",
+    "router_create",
+    "router_update",
+    "router_add_interface",
+    "router_delete",
+    "security_group_rule_create",
+    "keypair_create",
+    "keypair_delete",
+    "image_create",
+    "server_group_create",
+    "server_create",
+    "server_start",
+    "server_delete",
+    "floating_ip_create",
+)
 WHERE = {"domain": "default", "cloud": None}
 
 
@@ -47,22 +93,24 @@ def test_virtual_needs_the_execution_module():
 def test_project_created(exec_mod):
     exec_mod.project_get.return_value = None
     ret = openstack.project_present("demo", description="The demo")
-    assert ret == {"name": "demo", "result": True, "comment": "project demo created",
-                   "changes": {"old": None, "new": {"description": "The demo", "is_enabled": True}}}
+    assert ret == {
+        "name": "demo",
+        "result": True,
+        "comment": "project demo created",
+        "changes": {"old": None, "new": {"description": "The demo", "is_enabled": True}},
+    }
     assert writes(exec_mod) == [("project_create", ("demo",), dict(description="The demo", **WHERE))]
 
 
 def test_project_as_wanted_changes_nothing(exec_mod):
-    exec_mod.project_get.return_value = {"id": "p1", "name": "demo", "description": "The demo",
-                                         "is_enabled": True}
+    exec_mod.project_get.return_value = {"id": "p1", "name": "demo", "description": "The demo", "is_enabled": True}
     ret = openstack.project_present("demo", description="The demo")
     assert ret["result"] is True and ret["changes"] == {}
     assert writes(exec_mod) == []
 
 
 def test_project_description_updated(exec_mod):
-    exec_mod.project_get.return_value = {"id": "p1", "name": "demo", "description": "old",
-                                         "is_enabled": True}
+    exec_mod.project_get.return_value = {"id": "p1", "name": "demo", "description": "old", "is_enabled": True}
     ret = openstack.project_present("demo", description="new")
     assert ret["changes"] == {"old": {"description": "old"}, "new": {"description": "new"}}
     assert writes(exec_mod) == [("project_update", ("demo",), dict(description="new", **WHERE))]
@@ -85,8 +133,7 @@ def test_test_mode_writes_nothing(opts, exec_mod):
 def test_api_failure_fails_the_state_with_its_message(exec_mod):
     exec_mod.project_get.side_effect = CommandExecutionError("project demo: 503 Service Unavailable")
     ret = openstack.project_present("demo")
-    assert ret == {"name": "demo", "result": False, "changes": {},
-                   "comment": "project demo: 503 Service Unavailable"}
+    assert ret == {"name": "demo", "result": False, "changes": {}, "comment": "project demo: 503 Service Unavailable"}
 
 
 def test_user_created_without_showing_the_password(exec_mod):
@@ -113,8 +160,7 @@ def test_user_password_reset_when_keystone_refuses_it(exec_mod):
     ret = openstack.user_present("glance", "s3cret", default_project="service")
     assert "s3cret" not in repr(ret)
     assert ret["changes"] == {"old": {"password": "(another)"}, "new": {"password": openstack.HIDDEN}}
-    assert writes(exec_mod) == [("user_update", ("glance",),
-                                 dict(password="s3cret", default_project=None, **WHERE))]
+    assert writes(exec_mod) == [("user_update", ("glance",), dict(password="s3cret", default_project=None, **WHERE))]
 
 
 def test_user_default_project_moved(exec_mod):
@@ -144,8 +190,13 @@ def test_role_revoked(exec_mod):
 
 
 def test_service_type_corrected(exec_mod):
-    exec_mod.service_get.return_value = {"id": "s1", "name": "glance", "type": "images",
-                                         "description": "Images", "is_enabled": True}
+    exec_mod.service_get.return_value = {
+        "id": "s1",
+        "name": "glance",
+        "type": "images",
+        "description": "Images",
+        "is_enabled": True,
+    }
     ret = openstack.service_present("glance", type="image", description="Images")
     assert ret["changes"] == {"old": {"type": "images"}, "new": {"type": "image"}}
     assert writes(exec_mod) == [("service_update", ("glance",), {"cloud": None, "type": "image"})]
@@ -154,68 +205,110 @@ def test_service_type_corrected(exec_mod):
 def test_service_absent_when_missing_is_a_no_op(exec_mod):
     exec_mod.service_get.return_value = None
     ret = openstack.service_absent("glance")
-    assert ret == {"name": "glance", "result": True, "comment": "service glance is already absent",
-                   "changes": {}}
+    assert ret == {"name": "glance", "result": True, "comment": "service glance is already absent", "changes": {}}
 
 
 def test_endpoint_created_then_url_updated(exec_mod):
     exec_mod.endpoint_get.return_value = None
-    ret = openstack.endpoint_present("glance-public", service="glance", interface="public",
-                                     url="http://192.168.1.11:9292")
+    ret = openstack.endpoint_present(
+        "glance-public", service="glance", interface="public", url="http://192.168.1.11:9292"
+    )
     assert ret["comment"] == "the public endpoint of glance created"
     exec_mod.endpoint_get.return_value = {"id": "e1", "url": "http://10.0.0.1:9292", "is_enabled": True}
-    ret = openstack.endpoint_present("glance-public", service="glance", interface="public",
-                                     url="http://192.168.1.11:9292")
+    ret = openstack.endpoint_present(
+        "glance-public", service="glance", interface="public", url="http://192.168.1.11:9292"
+    )
     assert ret["changes"] == {"old": {"url": "http://10.0.0.1:9292"}, "new": {"url": "http://192.168.1.11:9292"}}
     where = {"region": "RegionOne", "cloud": None}
     assert writes(exec_mod) == [
         ("endpoint_create", ("glance", "public", "http://192.168.1.11:9292"), where),
-        ("endpoint_update", ("glance", "public", "http://192.168.1.11:9292"), where)]
+        ("endpoint_update", ("glance", "public", "http://192.168.1.11:9292"), where),
+    ]
 
 
 def test_flavor_of_other_sizes_is_made_again(exec_mod):
-    exec_mod.flavor_get.return_value = {"id": "f1", "name": "m1.nano", "vcpus": 1, "ram": 128, "disk": 1,
-                                        "is_public": True}
+    exec_mod.flavor_get.return_value = {
+        "id": "f1",
+        "name": "m1.nano",
+        "vcpus": 1,
+        "ram": 128,
+        "disk": 1,
+        "is_public": True,
+    }
     ret = openstack.flavor_present("m1.nano", vcpus=1, ram=64, disk=1)
     assert ret["changes"] == {"old": {"ram": 128}, "new": {"ram": 64}}
     wanted = {"cloud": None, "vcpus": 1, "ram": 64, "disk": 1, "is_public": True}
-    assert writes(exec_mod) == [("flavor_delete", ("m1.nano",), {"cloud": None}),
-                                ("flavor_create", ("m1.nano",), wanted)]
+    assert writes(exec_mod) == [
+        ("flavor_delete", ("m1.nano",), {"cloud": None}),
+        ("flavor_create", ("m1.nano",), wanted),
+    ]
 
 
 def test_network_created_with_its_provider_attributes(exec_mod):
     exec_mod.network_get.return_value = None
-    ret = openstack.network_present("public", provider_network_type="flat", provider_physical_network="physnet",
-                                    is_router_external=True, mtu=1410)
+    ret = openstack.network_present(
+        "public", provider_network_type="flat", provider_physical_network="physnet", is_router_external=True, mtu=1410
+    )
     assert ret["result"] is True
-    assert writes(exec_mod) == [("network_create", ("public",), {
-        "cloud": None, "provider_network_type": "flat", "provider_physical_network": "physnet",
-        "is_router_external": True, "is_shared": False, "mtu": 1410})]
+    assert writes(exec_mod) == [
+        (
+            "network_create",
+            ("public",),
+            {
+                "cloud": None,
+                "provider_network_type": "flat",
+                "provider_physical_network": "physnet",
+                "is_router_external": True,
+                "is_shared": False,
+                "mtu": 1410,
+            },
+        )
+    ]
 
 
 def test_network_of_another_type_is_refused_not_replaced(exec_mod):
-    exec_mod.network_get.return_value = {"id": "n1", "name": "public", "provider_network_type": "vxlan",
-                                         "provider_physical_network": None, "is_router_external": True,
-                                         "is_shared": False, "mtu": 1410}
-    ret = openstack.network_present("public", provider_network_type="flat", provider_physical_network="physnet",
-                                    is_router_external=True)
+    exec_mod.network_get.return_value = {
+        "id": "n1",
+        "name": "public",
+        "provider_network_type": "vxlan",
+        "provider_physical_network": None,
+        "is_router_external": True,
+        "is_shared": False,
+        "mtu": 1410,
+    }
+    ret = openstack.network_present(
+        "public", provider_network_type="flat", provider_physical_network="physnet", is_router_external=True
+    )
     assert ret["result"] is False
     assert "provider_network_type=vxlan" in ret["comment"]
     assert writes(exec_mod) == []
 
 
 def test_network_external_flag_updated(exec_mod):
-    exec_mod.network_get.return_value = {"id": "n1", "name": "public", "provider_network_type": "flat",
-                                         "provider_physical_network": "physnet", "is_router_external": False,
-                                         "is_shared": False, "mtu": 1410}
+    exec_mod.network_get.return_value = {
+        "id": "n1",
+        "name": "public",
+        "provider_network_type": "flat",
+        "provider_physical_network": "physnet",
+        "is_router_external": False,
+        "is_shared": False,
+        "mtu": 1410,
+    }
     ret = openstack.network_present("public", provider_network_type="flat", is_router_external=True)
     assert ret["changes"] == {"old": {"is_router_external": False}, "new": {"is_router_external": True}}
     assert writes(exec_mod) == [("network_update", ("public",), {"cloud": None, "is_router_external": True})]
 
 
-SUBNET = {"id": "s1", "name": "demo-subnet", "network_id": "n1", "cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.1",
-          "is_dhcp_enabled": True, "dns_nameservers": [], "allocation_pools": [{"start": "10.0.0.2",
-                                                                                "end": "10.0.0.254"}]}
+SUBNET = {
+    "id": "s1",
+    "name": "demo-subnet",
+    "network_id": "n1",
+    "cidr": "10.0.0.0/24",
+    "gateway_ip": "10.0.0.1",
+    "is_dhcp_enabled": True,
+    "dns_nameservers": [],
+    "allocation_pools": [{"start": "10.0.0.2", "end": "10.0.0.254"}],
+}
 SUBNET_WHERE = {"network": "demo-net", "cloud": None}
 
 
@@ -223,10 +316,17 @@ def test_subnet_created_then_as_wanted(exec_mod):
     exec_mod.subnet_get.return_value = None
     ret = openstack.subnet_present("demo-subnet", network="demo-net", cidr="10.0.0.0/24", gateway_ip="10.0.0.1")
     assert ret["result"] is True and ret["comment"] == "subnet demo-subnet created"
-    assert ret["changes"] == {"old": None, "new": {"cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.1",
-                                                   "is_dhcp_enabled": True}}
-    assert writes(exec_mod) == [("subnet_create", ("demo-subnet", "demo-net", "10.0.0.0/24"),
-                                 {"cloud": None, "gateway_ip": "10.0.0.1", "is_dhcp_enabled": True})]
+    assert ret["changes"] == {
+        "old": None,
+        "new": {"cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.1", "is_dhcp_enabled": True},
+    }
+    assert writes(exec_mod) == [
+        (
+            "subnet_create",
+            ("demo-subnet", "demo-net", "10.0.0.0/24"),
+            {"cloud": None, "gateway_ip": "10.0.0.1", "is_dhcp_enabled": True},
+        )
+    ]
     exec_mod.reset_mock()
     exec_mod.subnet_get.return_value = SUBNET
     ret = openstack.subnet_present("demo-subnet", network="demo-net", cidr="10.0.0.0/24", gateway_ip="10.0.0.1")
@@ -238,13 +338,25 @@ def test_subnet_created_then_as_wanted(exec_mod):
 def test_subnet_dhcp_dns_and_pools_updated(exec_mod):
     exec_mod.subnet_get.return_value = SUBNET
     pools = [{"start": "10.0.0.10", "end": "10.0.0.200"}]
-    ret = openstack.subnet_present("demo-subnet", network="demo-net", cidr="10.0.0.0/24", enable_dhcp=False,
-                                   dns_nameservers=["9.9.9.9"], allocation_pools=pools)
+    ret = openstack.subnet_present(
+        "demo-subnet",
+        network="demo-net",
+        cidr="10.0.0.0/24",
+        enable_dhcp=False,
+        dns_nameservers=["9.9.9.9"],
+        allocation_pools=pools,
+    )
     assert ret["changes"] == {
         "old": {"is_dhcp_enabled": True, "dns_nameservers": [], "allocation_pools": SUBNET["allocation_pools"]},
-        "new": {"is_dhcp_enabled": False, "dns_nameservers": ["9.9.9.9"], "allocation_pools": pools}}
-    assert writes(exec_mod) == [("subnet_update", ("demo-subnet",), dict(
-        SUBNET_WHERE, is_dhcp_enabled=False, dns_nameservers=["9.9.9.9"], allocation_pools=pools))]
+        "new": {"is_dhcp_enabled": False, "dns_nameservers": ["9.9.9.9"], "allocation_pools": pools},
+    }
+    assert writes(exec_mod) == [
+        (
+            "subnet_update",
+            ("demo-subnet",),
+            dict(SUBNET_WHERE, is_dhcp_enabled=False, dns_nameservers=["9.9.9.9"], allocation_pools=pools),
+        )
+    ]
 
 
 def test_subnet_of_another_cidr_is_refused_not_replaced(exec_mod):
@@ -270,51 +382,79 @@ def test_subnet_absent(exec_mod):
 
 def test_router_created_with_gateway_and_each_interface_once(exec_mod):
     exec_mod.router_get.return_value = None
-    ret = openstack.router_present("demo-router", external_network="public",
-                                   interfaces=["demo-subnet", "other-subnet", "demo-subnet"])
+    ret = openstack.router_present(
+        "demo-router", external_network="public", interfaces=["demo-subnet", "other-subnet", "demo-subnet"]
+    )
     assert ret["comment"] == "router demo-router created"
-    assert ret["changes"] == {"old": None, "new": {"external_network": "public",
-                                                   "interfaces": ["demo-subnet", "other-subnet"]}}
+    assert ret["changes"] == {
+        "old": None,
+        "new": {"external_network": "public", "interfaces": ["demo-subnet", "other-subnet"]},
+    }
     assert writes(exec_mod) == [
         ("router_create", ("demo-router",), {"external_network": "public", "cloud": None}),
         ("router_add_interface", ("demo-router", "demo-subnet"), {"cloud": None}),
-        ("router_add_interface", ("demo-router", "other-subnet"), {"cloud": None})]
+        ("router_add_interface", ("demo-router", "other-subnet"), {"cloud": None}),
+    ]
     exec_mod.reset_mock()
-    exec_mod.router_get.return_value = {"id": "r1", "name": "demo-router", "external_network": "public",
-                                        "interfaces": ["demo-subnet", "other-subnet"]}
-    ret = openstack.router_present("demo-router", external_network="public",
-                                   interfaces=["demo-subnet", "other-subnet", "demo-subnet"])
+    exec_mod.router_get.return_value = {
+        "id": "r1",
+        "name": "demo-router",
+        "external_network": "public",
+        "interfaces": ["demo-subnet", "other-subnet"],
+    }
+    ret = openstack.router_present(
+        "demo-router", external_network="public", interfaces=["demo-subnet", "other-subnet", "demo-subnet"]
+    )
     assert ret["result"] is True and ret["changes"] == {}
     assert writes(exec_mod) == []
 
 
 def test_router_attached_to_a_missing_subnet_only(exec_mod):
-    exec_mod.router_get.return_value = {"id": "r1", "name": "demo-router", "external_network": "public",
-                                        "interfaces": ["demo-subnet"]}
-    ret = openstack.router_present("demo-router", external_network="public",
-                                   interfaces=["other-subnet", "demo-subnet"])
-    assert ret["changes"] == {"old": {"interfaces": ["demo-subnet"]},
-                              "new": {"interfaces": ["demo-subnet", "other-subnet"]}}
+    exec_mod.router_get.return_value = {
+        "id": "r1",
+        "name": "demo-router",
+        "external_network": "public",
+        "interfaces": ["demo-subnet"],
+    }
+    ret = openstack.router_present("demo-router", external_network="public", interfaces=["other-subnet", "demo-subnet"])
+    assert ret["changes"] == {
+        "old": {"interfaces": ["demo-subnet"]},
+        "new": {"interfaces": ["demo-subnet", "other-subnet"]},
+    }
     assert writes(exec_mod) == [("router_add_interface", ("demo-router", "other-subnet"), {"cloud": None})]
 
 
 def test_router_gateway_set(exec_mod):
-    exec_mod.router_get.return_value = {"id": "r1", "name": "demo-router", "external_network": None,
-                                        "interfaces": ["demo-subnet"]}
+    exec_mod.router_get.return_value = {
+        "id": "r1",
+        "name": "demo-router",
+        "external_network": None,
+        "interfaces": ["demo-subnet"],
+    }
     ret = openstack.router_present("demo-router", external_network="public", interfaces=["demo-subnet"])
     assert ret["changes"] == {"old": {"external_network": None}, "new": {"external_network": "public"}}
     assert writes(exec_mod) == [("router_update", ("demo-router",), {"external_network": "public", "cloud": None})]
 
 
 def test_router_absent(exec_mod):
-    exec_mod.router_get.return_value = {"id": "r1", "name": "demo-router", "external_network": "public",
-                                        "interfaces": ["demo-subnet"]}
+    exec_mod.router_get.return_value = {
+        "id": "r1",
+        "name": "demo-router",
+        "external_network": "public",
+        "interfaces": ["demo-subnet"],
+    }
     assert openstack.router_absent("demo-router")["comment"] == "router demo-router deleted"
     assert writes(exec_mod) == [("router_delete", ("demo-router",), {"cloud": None})]
 
 
-SSH_RULE = {"protocol": "tcp", "port_range_min": 22, "port_range_max": 22, "remote_ip_prefix": None,
-            "direction": "ingress", "ethertype": "IPv4"}
+SSH_RULE = {
+    "protocol": "tcp",
+    "port_range_min": 22,
+    "port_range_max": 22,
+    "remote_ip_prefix": None,
+    "direction": "ingress",
+    "ethertype": "IPv4",
+}
 
 
 def test_security_group_rule_added_once(exec_mod):
@@ -351,8 +491,10 @@ def test_keypair_of_another_key_is_replaced(exec_mod):
     ret = openstack.keypair_present("demo-key", KEY)
     assert ret["comment"] == "keypair demo-key replaced"
     assert ret["changes"] == {"old": {"public_key": "ssh-rsa OLD old"}, "new": {"public_key": KEY}}
-    assert writes(exec_mod) == [("keypair_delete", ("demo-key",), {"cloud": None}),
-                                ("keypair_create", ("demo-key", KEY), {"cloud": None})]
+    assert writes(exec_mod) == [
+        ("keypair_delete", ("demo-key",), {"cloud": None}),
+        ("keypair_create", ("demo-key", KEY), {"cloud": None}),
+    ]
 
 
 @pytest.fixture
@@ -365,8 +507,18 @@ def image_file(tmp_path):
 
 
 def active_image(checksum, **fields):
-    return dict({"id": "i1", "name": "cirros", "status": "active", "checksum": checksum, "disk_format": "qcow2",
-                 "container_format": "bare", "visibility": "public"}, **fields)
+    return dict(
+        {
+            "id": "i1",
+            "name": "cirros",
+            "status": "active",
+            "checksum": checksum,
+            "disk_format": "qcow2",
+            "container_format": "bare",
+            "visibility": "public",
+        },
+        **fields,
+    )
 
 
 def test_image_uploaded_once(exec_mod, image_file):
@@ -374,10 +526,23 @@ def test_image_uploaded_once(exec_mod, image_file):
     exec_mod.image_get.return_value = None
     ret = openstack.image_present("cirros", filename, disk_format="qcow2")
     assert ret["comment"] == "image cirros created"
-    assert ret["changes"] == {"old": None, "new": {"filename": filename, "checksum": checksum, "disk_format": "qcow2",
-                                                   "container_format": "bare", "visibility": "public"}}
-    assert writes(exec_mod) == [("image_create", ("cirros", filename), {
-        "cloud": None, "disk_format": "qcow2", "container_format": "bare", "visibility": "public"})]
+    assert ret["changes"] == {
+        "old": None,
+        "new": {
+            "filename": filename,
+            "checksum": checksum,
+            "disk_format": "qcow2",
+            "container_format": "bare",
+            "visibility": "public",
+        },
+    }
+    assert writes(exec_mod) == [
+        (
+            "image_create",
+            ("cirros", filename),
+            {"cloud": None, "disk_format": "qcow2", "container_format": "bare", "visibility": "public"},
+        )
+    ]
     exec_mod.reset_mock()
     exec_mod.image_get.return_value = active_image(checksum)
     ret = openstack.image_present("cirros", filename, disk_format="qcow2")
@@ -390,8 +555,9 @@ def test_image_with_other_data_is_refused_not_replaced(exec_mod, image_file):
     exec_mod.image_get.return_value = active_image("0" * 32)
     ret = openstack.image_present("cirros", filename)
     assert ret["result"] is False and ret["changes"] == {}
-    assert ret["comment"] == (f"image cirros has checksum {'0' * 32} but {filename} has {checksum}:"
-                              " delete the image to upload the file again")
+    assert ret["comment"] == (
+        f"image cirros has checksum {'0' * 32} but {filename} has {checksum}: delete the image to upload the file again"
+    )
     assert writes(exec_mod) == []
 
 
@@ -405,8 +571,12 @@ def test_image_not_active_is_refused(exec_mod, image_file):
 
 def test_image_from_a_missing_file_fails_clearly(exec_mod, tmp_path):
     ret = openstack.image_present("cirros", str(tmp_path / "nowhere.img"))
-    assert ret == {"name": "cirros", "result": False, "changes": {},
-                   "comment": f"cannot read {tmp_path / 'nowhere.img'}: No such file or directory"}
+    assert ret == {
+        "name": "cirros",
+        "result": False,
+        "changes": {},
+        "comment": f"cannot read {tmp_path / 'nowhere.img'}: No such file or directory",
+    }
     assert writes(exec_mod) == []
 
 
@@ -422,8 +592,9 @@ def test_server_booted_then_left_alone(exec_mod):
     ret = openstack.server_present("demo1", key_name="demo-key", timeout=300, **SERVER_ARGS)
     assert ret["comment"] == "server demo1 created"
     assert ret["changes"] == {"old": None, "new": dict(SERVER_ARGS, key_name="demo-key")}
-    assert writes(exec_mod) == [("server_create", ("demo1",),
-                                 dict(SERVER_ARGS, key_name="demo-key", timeout=300, cloud=None))]
+    assert writes(exec_mod) == [
+        ("server_create", ("demo1",), dict(SERVER_ARGS, key_name="demo-key", timeout=300, cloud=None))
+    ]
     exec_mod.reset_mock()
     exec_mod.server_get.return_value = server_state("ACTIVE")
     ret = openstack.server_present("demo1", key_name="demo-key", **SERVER_ARGS)
@@ -434,16 +605,24 @@ def test_server_booted_then_left_alone(exec_mod):
 def test_shutoff_server_is_reported_not_started(exec_mod):
     exec_mod.server_get.return_value = server_state("SHUTOFF")
     ret = openstack.server_present("demo1", **SERVER_ARGS)
-    assert ret == {"name": "demo1", "result": True, "changes": {},
-                   "comment": "server demo1 exists and is SHUTOFF (not started)"}
+    assert ret == {
+        "name": "demo1",
+        "result": True,
+        "changes": {},
+        "comment": "server demo1 exists and is SHUTOFF (not started)",
+    }
     assert writes(exec_mod) == []
 
 
 def test_server_in_error_fails_with_its_fault(exec_mod):
     exec_mod.server_get.return_value = server_state("ERROR", fault="No valid host was found.")
     ret = openstack.server_present("demo1", **SERVER_ARGS)
-    assert ret == {"name": "demo1", "result": False, "changes": {},
-                   "comment": "server demo1 is in ERROR: No valid host was found."}
+    assert ret == {
+        "name": "demo1",
+        "result": False,
+        "changes": {},
+        "comment": "server demo1 is in ERROR: No valid host was found.",
+    }
     assert writes(exec_mod) == []
 
 
@@ -451,8 +630,12 @@ def test_server_boot_failure_fails_the_state(exec_mod):
     exec_mod.server_get.return_value = None
     exec_mod.server_create.side_effect = CommandExecutionError("server demo1 is in ERROR: No valid host was found.")
     ret = openstack.server_present("demo1", **SERVER_ARGS)
-    assert ret == {"name": "demo1", "result": False, "changes": {},
-                   "comment": "server demo1 is in ERROR: No valid host was found."}
+    assert ret == {
+        "name": "demo1",
+        "result": False,
+        "changes": {},
+        "comment": "server demo1 is in ERROR: No valid host was found.",
+    }
 
 
 def test_server_absent(exec_mod):
@@ -466,14 +649,22 @@ def test_floating_ip_allocated_once_with_its_address(exec_mod):
     exec_mod.floating_ip_of.return_value = None
     exec_mod.floating_ip_create.return_value = "203.0.113.7"
     ret = openstack.floating_ip_present("demo1", network="public")
-    assert ret == {"name": "demo1", "result": True, "comment": "floating IP 203.0.113.7 of server demo1 created",
-                   "changes": {"old": None, "new": {"network": "public", "address": "203.0.113.7"}}}
+    assert ret == {
+        "name": "demo1",
+        "result": True,
+        "comment": "floating IP 203.0.113.7 of server demo1 created",
+        "changes": {"old": None, "new": {"network": "public", "address": "203.0.113.7"}},
+    }
     assert writes(exec_mod) == [("floating_ip_create", ("demo1", "public"), {"cloud": None})]
     exec_mod.reset_mock()
     exec_mod.floating_ip_of.return_value = "203.0.113.7"
     ret = openstack.floating_ip_present("demo1", network="public")
-    assert ret == {"name": "demo1", "result": True, "changes": {},
-                   "comment": "server demo1 has the floating IP 203.0.113.7"}
+    assert ret == {
+        "name": "demo1",
+        "result": True,
+        "changes": {},
+        "comment": "server demo1 has the floating IP 203.0.113.7",
+    }
     assert writes(exec_mod) == []
 
 
@@ -549,16 +740,19 @@ def test_server_booted_in_its_group(exec_mod):
     assert writes(exec_mod)[0][2]["server_group"] == "demo-spread"
 
 
-@pytest.mark.parametrize("state, args, kwargs", [
-    ("server_group_present", ("demo-spread",), {}),
-    ("subnet_present", ("demo-subnet",), {"network": "demo-net", "cidr": "10.0.0.0/24"}),
-    ("router_present", ("demo-router",), {"external_network": "public", "interfaces": ["demo-subnet"]}),
-    ("security_group_rule_present", ("allow-ssh",), {"protocol": "tcp", "port_range_min": 22}),
-    ("keypair_present", ("demo-key", KEY), {}),
-    ("image_present", ("cirros",), {}),
-    ("server_present", ("demo1",), SERVER_ARGS),
-    ("floating_ip_present", ("demo1",), {"network": "public"}),
-])
+@pytest.mark.parametrize(
+    "state, args, kwargs",
+    [
+        ("server_group_present", ("demo-spread",), {}),
+        ("subnet_present", ("demo-subnet",), {"network": "demo-net", "cidr": "10.0.0.0/24"}),
+        ("router_present", ("demo-router",), {"external_network": "public", "interfaces": ["demo-subnet"]}),
+        ("security_group_rule_present", ("allow-ssh",), {"protocol": "tcp", "port_range_min": 22}),
+        ("keypair_present", ("demo-key", KEY), {}),
+        ("image_present", ("cirros",), {}),
+        ("server_present", ("demo1",), SERVER_ARGS),
+        ("floating_ip_present", ("demo1",), {"network": "public"}),
+    ],
+)
 def test_new_resources_in_test_mode_write_nothing(opts, exec_mod, image_file, state, args, kwargs):
     opts["test"] = True
     if state == "image_present":
@@ -571,16 +765,27 @@ def test_new_resources_in_test_mode_write_nothing(opts, exec_mod, image_file, st
     assert writes(exec_mod) == []
 
 
-@pytest.mark.parametrize("state, current, args, kwargs", [
-    ("subnet_present", ("subnet_get", SUBNET), ("demo-subnet",),
-     {"network": "demo-net", "cidr": "10.0.0.0/24", "enable_dhcp": False}),
-    ("router_present", ("router_get", {"id": "r1", "external_network": None, "interfaces": []}), ("demo-router",),
-     {"external_network": "public", "interfaces": ["demo-subnet"]}),
-    ("keypair_present", ("keypair_get", {"id": "demo-key", "public_key": "ssh-rsa OLD"}), ("demo-key", KEY), {}),
-    ("subnet_absent", ("subnet_get", SUBNET), ("demo-subnet",), {}),
-    ("router_absent", ("router_get", {"id": "r1"}), ("demo-router",), {}),
-    ("server_absent", ("server_get", server_state("ACTIVE")), ("demo1",), {}),
-])
+@pytest.mark.parametrize(
+    "state, current, args, kwargs",
+    [
+        (
+            "subnet_present",
+            ("subnet_get", SUBNET),
+            ("demo-subnet",),
+            {"network": "demo-net", "cidr": "10.0.0.0/24", "enable_dhcp": False},
+        ),
+        (
+            "router_present",
+            ("router_get", {"id": "r1", "external_network": None, "interfaces": []}),
+            ("demo-router",),
+            {"external_network": "public", "interfaces": ["demo-subnet"]},
+        ),
+        ("keypair_present", ("keypair_get", {"id": "demo-key", "public_key": "ssh-rsa OLD"}), ("demo-key", KEY), {}),
+        ("subnet_absent", ("subnet_get", SUBNET), ("demo-subnet",), {}),
+        ("router_absent", ("router_get", {"id": "r1"}), ("demo-router",), {}),
+        ("server_absent", ("server_get", server_state("ACTIVE")), ("demo1",), {}),
+    ],
+)
 def test_new_resources_updated_or_deleted_in_test_mode_write_nothing(opts, exec_mod, state, current, args, kwargs):
     opts["test"] = True
     getattr(exec_mod, current[0]).return_value = current[1]

@@ -15,17 +15,27 @@ ovs = extensions.load("_modules", "ovs")
 
 VSCTL = ["ovs-vsctl", "--timeout=30"]
 
-BR_EXT = ('{"data":[["br-ext","netdev","secure",["map",[]],["map",[]]]],'
-          '"headings":["name","datapath_type","fail_mode","other_config","external_ids"]}')
-BR_PHYS = ('{"data":[["br-phys","",["set",[]],["map",[["hwaddr","aa:bb:cc:dd:ee:ff"]]],'
-           '["map",[["owner","salt"]]]]],'
-           '"headings":["name","datapath_type","fail_mode","other_config","external_ids"]}')
+BR_EXT = (
+    '{"data":[["br-ext","netdev","secure",["map",[]],["map",[]]]],'
+    '"headings":["name","datapath_type","fail_mode","other_config","external_ids"]}'
+)
+BR_PHYS = (
+    '{"data":[["br-phys","",["set",[]],["map",[["hwaddr","aa:bb:cc:dd:ee:ff"]]],'
+    '["map",[["owner","salt"]]]]],'
+    '"headings":["name","datapath_type","fail_mode","other_config","external_ids"]}'
+)
 NO_BRIDGE = '{"data":[],"headings":["name","datapath_type","fail_mode","other_config","external_ids"]}'
-VX1 = ('{"data":[["vx1","vxlan",["map",[["key","100"],["remote_ip","192.168.2.21"]]]]],'
-       '"headings":["name","type","options"]}')
+VX1 = (
+    '{"data":[["vx1","vxlan",["map",[["key","100"],["remote_ip","192.168.2.21"]]]]],'
+    '"headings":["name","type","options"]}'
+)
 NO_INTERFACE = '{"data":[],"headings":["name","type","options"]}'
-BRIDGE_FIND = VSCTL + ["--format=json", "--columns=name,datapath_type,fail_mode,other_config,external_ids",
-                       "find", "bridge"]
+BRIDGE_FIND = VSCTL + [
+    "--format=json",
+    "--columns=name,datapath_type,fail_mode,other_config,external_ids",
+    "find",
+    "bridge",
+]
 INTERFACE_FIND = VSCTL + ["--format=json", "--columns=name,type,options", "find", "interface"]
 
 
@@ -45,7 +55,9 @@ def run_all():
 
 @pytest.fixture
 def configure_loader_modules(config, run_all):
-    return {ovs: {"__salt__": {"cmd.run_all": run_all, "config.get": lambda key, default=None: config.get(key, default)}}}
+    return {
+        ovs: {"__salt__": {"cmd.run_all": run_all, "config.get": lambda key, default=None: config.get(key, default)}}
+    }
 
 
 def argvs(run_all):
@@ -81,7 +93,11 @@ def test_bridge_list_empty(run_all):
 def test_bridge_get_netdev_secure(run_all):
     run_all.return_value = reply(BR_EXT)
     assert ovs.bridge_get("br-ext") == {
-        "name": "br-ext", "datapath_type": "netdev", "fail_mode": "secure", "other_config": {}, "external_ids": {},
+        "name": "br-ext",
+        "datapath_type": "netdev",
+        "fail_mode": "secure",
+        "other_config": {},
+        "external_ids": {},
     }
     assert argvs(run_all) == [BRIDGE_FIND + ['name="br-ext"']]
 
@@ -89,8 +105,11 @@ def test_bridge_get_netdev_secure(run_all):
 def test_bridge_get_unset_fail_mode_and_maps(run_all):
     run_all.return_value = reply(BR_PHYS)
     assert ovs.bridge_get("br-phys") == {
-        "name": "br-phys", "datapath_type": "", "fail_mode": None,
-        "other_config": {"hwaddr": "aa:bb:cc:dd:ee:ff"}, "external_ids": {"owner": "salt"},
+        "name": "br-phys",
+        "datapath_type": "",
+        "fail_mode": None,
+        "other_config": {"hwaddr": "aa:bb:cc:dd:ee:ff"},
+        "external_ids": {"owner": "salt"},
     }
 
 
@@ -101,8 +120,9 @@ def test_bridge_get_missing(run_all):
 
 def test_bridge_add_sets_datapath_in_the_same_transaction(run_all):
     assert ovs.bridge_add("br-ext", datapath_type="netdev", fail_mode="secure") is True
-    assert argvs(run_all) == [VSCTL + ["add-br", "br-ext", "--", "set", "bridge", "br-ext",
-                                       'datapath_type="netdev"', 'fail_mode="secure"']]
+    assert argvs(run_all) == [
+        VSCTL + ["add-br", "br-ext", "--", "set", "bridge", "br-ext", 'datapath_type="netdev"', 'fail_mode="secure"']
+    ]
 
 
 def test_bridge_add_plain_may_exist(run_all):
@@ -121,8 +141,10 @@ def test_switch_get_reads_the_root_record(run_all):
 
 def test_switch_set_merges_quoted_keys(run_all):
     assert ovs.switch_set({"userspace-tso-enable": "true", "max-idle": "30000"}) is True
-    assert argvs(run_all) == [VSCTL + ["set", "Open_vSwitch", ".", 'other_config:"userspace-tso-enable"="true"',
-                                       'other_config:"max-idle"="30000"']]
+    assert argvs(run_all) == [
+        VSCTL
+        + ["set", "Open_vSwitch", ".", 'other_config:"userspace-tso-enable"="true"', 'other_config:"max-idle"="30000"']
+    ]
 
 
 def test_switch_set_needs_keys(run_all):
@@ -157,7 +179,10 @@ def test_port_list(run_all):
 def test_port_get_reads_interface_then_bridge(run_all):
     run_all.side_effect = [reply(VX1), reply("br-ext\n")]
     assert ovs.port_get("vx1") == {
-        "name": "vx1", "type": "vxlan", "options": {"key": "100", "remote_ip": "192.168.2.21"}, "bridge": "br-ext",
+        "name": "vx1",
+        "type": "vxlan",
+        "options": {"key": "100", "remote_ip": "192.168.2.21"},
+        "bridge": "br-ext",
     }
     assert argvs(run_all) == [INTERFACE_FIND + ['name="vx1"'], VSCTL + ["port-to-br", "vx1"]]
 
@@ -170,8 +195,20 @@ def test_port_get_missing_asks_once(run_all):
 
 def test_port_add_vxlan_with_options(run_all):
     ovs.port_add("br-ext", "vx1", type="vxlan", options={"remote_ip": "192.168.2.21", "key": 100})
-    assert argvs(run_all) == [VSCTL + ["add-port", "br-ext", "vx1", "--", "set", "interface", "vx1", 'type="vxlan"',
-                                       'options={"remote_ip"="192.168.2.21", "key"="100"}']]
+    assert argvs(run_all) == [
+        VSCTL
+        + [
+            "add-port",
+            "br-ext",
+            "vx1",
+            "--",
+            "set",
+            "interface",
+            "vx1",
+            'type="vxlan"',
+            'options={"remote_ip"="192.168.2.21", "key"="100"}',
+        ]
+    ]
 
 
 def test_port_add_plain_may_exist(run_all):

@@ -39,8 +39,10 @@ def test_virtual_needs_the_execution_module():
 def test_switch_config_set_where_it_differs(exec_mod):
     exec_mod.switch_get.return_value = {"other_config": {"max-idle": "10000"}}
     ret = ovs.switch_configured("tso", {"userspace-tso-enable": True, "max-idle": 10000})
-    assert ret["result"] is True and ret["changes"] == {"old": {"userspace-tso-enable": None},
-                                                        "new": {"userspace-tso-enable": "true"}}
+    assert ret["result"] is True and ret["changes"] == {
+        "old": {"userspace-tso-enable": None},
+        "new": {"userspace-tso-enable": "true"},
+    }
     assert writes(exec_mod) == [("switch_set", ({"userspace-tso-enable": "true"},), {})]
 
 
@@ -62,8 +64,12 @@ def test_switch_config_test_mode_writes_nothing(opts, exec_mod):
 def test_bridge_created(exec_mod):
     exec_mod.bridge_get.return_value = None
     ret = ovs.bridge_present("br-ext", datapath_type="netdev")
-    assert ret == {"name": "br-ext", "result": True, "comment": "Bridge br-ext created",
-                   "changes": {"old": None, "new": {"name": "br-ext", "datapath_type": "netdev"}}}
+    assert ret == {
+        "name": "br-ext",
+        "result": True,
+        "comment": "Bridge br-ext created",
+        "changes": {"old": None, "new": {"name": "br-ext", "datapath_type": "netdev"}},
+    }
     assert writes(exec_mod) == [("bridge_add", ("br-ext",), {"datapath_type": "netdev"})]
 
 

@@ -9,17 +9,24 @@ message; a device that fails or never becomes active is deleted again.
 
 from unittest.mock import MagicMock
 
+import packet
 import pytest
 from salt.exceptions import SaltCloudConfigError, SaltCloudSystemExit
 
-import packet
 from extensions import cloud_utils, serving
 from fakes.metal_api import MetalAPI
 
 TOKEN = "metal-test-token"
 OPERATOR_KEY = "packet-default-key"
-PROFILE = {"name": "labhost", "profile": "packet-labhost", "provider": "packet:packet",
-           "driver": "packet:packet", "metro": "am", "plan": "m3.large.x86", "image": "debian_13"}
+PROFILE = {
+    "name": "labhost",
+    "profile": "packet-labhost",
+    "provider": "packet:packet",
+    "driver": "packet:packet",
+    "metro": "am",
+    "plan": "m3.large.x86",
+    "image": "debian_13",
+}
 
 
 metal = serving("metal", MetalAPI, token=TOKEN, reads_to_active=3)
@@ -27,8 +34,13 @@ metal = serving("metal", MetalAPI, token=TOKEN, reads_to_active=3)
 
 @pytest.fixture
 def provider(metal, keyfile):
-    return {"driver": "packet", "api_url": metal.url, "ssh_keyfile": str(keyfile),
-            "poll_interval": 0.01, "active_timeout": 5}
+    return {
+        "driver": "packet",
+        "api_url": metal.url,
+        "ssh_keyfile": str(keyfile),
+        "poll_interval": 0.01,
+        "active_timeout": 5,
+    }
 
 
 @pytest.fixture
@@ -42,11 +54,13 @@ def configure_loader_modules(tmp_path, provider, bootstrap, monkeypatch):
         "sock_dir": str(tmp_path / "sock"),
         "transport": "zeromq",
     }
-    utils = cloud_utils({
-        "cloud.bootstrap": bootstrap,
-        "cloud.fire_event": MagicMock(),
-        "cloud.filter_event": MagicMock(return_value={}),
-    })
+    utils = cloud_utils(
+        {
+            "cloud.bootstrap": bootstrap,
+            "cloud.fire_event": MagicMock(),
+            "cloud.filter_event": MagicMock(return_value={}),
+        }
+    )
     return {packet: {"__opts__": opts, "__active_provider_name__": "packet:packet", "__utils__": utils}}
 
 
@@ -85,8 +99,12 @@ def test_create_waits_for_the_public_ipv4_then_deploys_and_destroy_removes_it(me
 
 
 def test_a_key_already_known_is_not_registered_again(metal, keyfile, monkeypatch):
-    metal.handle("POST", "/metal/v1/ssh-keys", {}, {
-        "label": "mine", "key": (keyfile.parent / "packet-default-key.pub").read_text()})
+    metal.handle(
+        "POST",
+        "/metal/v1/ssh-keys",
+        {},
+        {"label": "mine", "key": (keyfile.parent / "packet-default-key.pub").read_text()},
+    )
     packet.create(dict(PROFILE))
     assert len(metal.ssh_keys) == 1
     assert not [p for p in posts(metal) if p.endswith("/ssh-keys")]
@@ -130,13 +148,16 @@ def test_the_first_project_is_the_default_and_a_named_one_is_used(metal, provide
         packet.list_nodes()
 
 
-@pytest.mark.parametrize("key, value, message", [
-    ("metro", "xx", "unknown metro 'xx'; available: am, da, sv"),
-    ("plan", "tiny", "unknown plan 'tiny'; available: c3.small.x86, m3.large.x86, n3.xlarge.x86"),
-    ("image", "windows", "unknown image 'windows'; available: debian_12, debian_13, ubuntu_24_04"),
-    ("plan", None, "profile packet-labhost needs 'plan'"),
-    ("name", "Lab_Host", "not a valid hostname"),
-])
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("metro", "xx", "unknown metro 'xx'; available: am, da, sv"),
+        ("plan", "tiny", "unknown plan 'tiny'; available: c3.small.x86, m3.large.x86, n3.xlarge.x86"),
+        ("image", "windows", "unknown image 'windows'; available: debian_12, debian_13, ubuntu_24_04"),
+        ("plan", None, "profile packet-labhost needs 'plan'"),
+        ("name", "Lab_Host", "not a valid hostname"),
+    ],
+)
 def test_bad_profile_values_are_refused_before_anything_is_made(metal, key, value, message):
     with pytest.raises(SaltCloudConfigError, match=message):
         packet.create(dict(PROFILE, **{key: value}))
@@ -144,15 +165,20 @@ def test_bad_profile_values_are_refused_before_anything_is_made(metal, key, valu
 
 
 def test_the_api_refusing_a_device_is_reported_in_its_words(metal):
-    with pytest.raises(SaltCloudSystemExit, match="creating the device failed: m3.large.x86 is not available in metro sv"):
+    with pytest.raises(
+        SaltCloudSystemExit, match="creating the device failed: m3.large.x86 is not available in metro sv"
+    ):
         packet.create(dict(PROFILE, metro="sv"))
     assert metal.devices == {}
 
 
-@pytest.mark.parametrize("outcome, message", [
-    ("failed", "device labhost failed to provision"),
-    ("stuck", r"not active with a public IPv4 address after 0.2 s \(state: pending\)"),
-])
+@pytest.mark.parametrize(
+    "outcome, message",
+    [
+        ("failed", "device labhost failed to provision"),
+        ("stuck", r"not active with a public IPv4 address after 0.2 s \(state: pending\)"),
+    ],
+)
 def test_a_device_that_does_not_become_active_is_deleted(metal, provider, outcome, message):
     metal.outcome = outcome
     provider["active_timeout"] = 0.2
@@ -176,10 +202,17 @@ def test_a_missing_operator_key_is_a_clear_error(metal, keyfile):
     assert metal.requests == []
 
 
-@pytest.mark.parametrize("api_url, error, message", [
-    ("ftp://127.0.0.1", SaltCloudConfigError, "must be http"),
-    ("http://127.0.0.1:1", SaltCloudSystemExit, "cannot reach the API at http://127.0.0.1:1 while listing projects"),
-])
+@pytest.mark.parametrize(
+    "api_url, error, message",
+    [
+        ("ftp://127.0.0.1", SaltCloudConfigError, "must be http"),
+        (
+            "http://127.0.0.1:1",
+            SaltCloudSystemExit,
+            "cannot reach the API at http://127.0.0.1:1 while listing projects",
+        ),
+    ],
+)
 def test_a_bad_endpoint_is_a_clear_error(provider, api_url, error, message):
     provider["api_url"] = api_url
     with pytest.raises(error, match=message):

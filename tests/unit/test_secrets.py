@@ -16,8 +16,11 @@ def run(tmp_path):
     def run_secrets():
         return subprocess.run(
             [REPO / "tools/secrets", "--pillar", tmp_path / "secrets.sls", "--ssh-key", tmp_path / "ssh" / "lab"],
-            capture_output=True, text=True, check=False,
+            capture_output=True,
+            text=True,
+            check=False,
         )
+
     return run_secrets
 
 
