@@ -28,16 +28,24 @@ PURPOSES = ("public", "management", "underlay")
 NAME_RE = re.compile(r"[a-z][a-z0-9-]{0,19}")
 NETWORK_RE = re.compile(r"[a-z][a-z0-9]{0,11}")
 KIND_RE = re.compile(r"[a-z][a-z-]{0,50}[a-z]")
+# every network's: IPv6's minimum up, so that the underlay's less VXLAN
+# is always more than IPv4's 576
 MTU_RANGE = (1280, 9000)
 # VXLAN's headers over IPv4: what the underlay's MTU loses for the tenant
 # and external networks it carries
 VXLAN_OVERHEAD = 50
-# the smallest MTU an IPv4 host must take
-MIN_INNER_MTU = 576
 
 
 class ModelError(ValueError):
-    """A model (or a node name) that cannot build a lab; the message names the key."""
+    """
+    A model (or a node name) that cannot build a lab: ``key`` names the bad
+    key of the model (None for a node name), ``message`` says what is wrong.
+    """
+
+    def __init__(self, key, message):
+        super().__init__(f"model {key}: {message}" if key else message)
+        self.key = key
+        self.message = message
 
 
 def load(path=PATH):
@@ -48,14 +56,14 @@ def load(path=PATH):
         with open(path, encoding="utf-8") as fh:
             raw = yaml.safe_load(fh)
     except OSError as exc:
-        raise ModelError(f"the lab model {path} cannot be read: {exc.strerror}") from None
+        raise ModelError(None, f"the lab model {path} cannot be read: {exc.strerror}") from None
     except yaml.YAMLError as exc:
-        raise ModelError(f"the lab model {path} is not YAML: {exc}") from None
+        raise ModelError(None, f"the lab model {path} is not YAML: {exc}") from None
     return check(raw)
 
 
 def _fail(key, message):
-    raise ModelError(f"model {key}: {message}")
+    raise ModelError(key, message)
 
 
 def _mapping(value, key):
@@ -93,7 +101,8 @@ def check(raw):
     The model checked whole, or :class:`ModelError` naming the first bad
     key. Returns a copy with, besides the file's keys:
     ``purposes`` ({purpose: network name}), per network ``purpose``, and
-    ``mtus`` ({"path": underlay MTU, "physnet": external/tenant MTU}).
+    ``mtus`` ({"path": underlay MTU, "physnet": external/tenant MTU,
+    "vxlan_overhead"}).
     """
     model = dict(_mapping(raw, "(the whole file)"))
     if not isinstance(model.get("name"), str) or not NAME_RE.fullmatch(model["name"]):
@@ -104,9 +113,9 @@ def check(raw):
     _check_external(model)
     _check_nodes(model)
     _check_ports(model)
-    secrets = _mapping(model.get("secrets"), "secrets")
+    # the secrets' roles: the file has them; the pillar's copy of the model does not
     roles = {role for kind in model["nodes"].values() for role in kind["roles"]}
-    for name, wanted in secrets.items():
+    for name, wanted in _mapping(model.get("secrets"), "secrets").items() if "secrets" in model else ():
         if not isinstance(wanted, list) or not set(wanted) <= roles:
             _fail(f"secrets:{name}", f"must list roles of the model's nodes ({', '.join(sorted(roles))})")
     return model
@@ -138,21 +147,17 @@ def _check_networks(model):
         if purpose not in purposes:
             _fail("networks", f"no network is marked `{purpose}: true`")
     path = networks[purposes["underlay"]]["mtu"]
-    if path - VXLAN_OVERHEAD < MIN_INNER_MTU:
-        _fail(
-            f"networks:{purposes['underlay']}:mtu",
-            f"must be at least {MIN_INNER_MTU + VXLAN_OVERHEAD} (VXLAN inside it), got {path}",
-        )
-    model.update(networks=networks, purposes=purposes, mtus={"path": path, "physnet": path - VXLAN_OVERHEAD})
+    mtus = {"path": path, "physnet": path - VXLAN_OVERHEAD, "vxlan_overhead": VXLAN_OVERHEAD}
+    model.update(networks=networks, purposes=purposes, mtus=mtus)
 
 
 def _check_external(model):
     external = dict(_mapping(model.get("external"), "external"))
     net = _network(external.get("cidr"), "external:cidr")
-    _address_in(external.get("gateway"), net, "external:gateway")
     for name, spec in model["networks"].items():
         if net.overlaps(ipaddress.IPv4Network(spec["cidr"])):
             _fail("external:cidr", f"{net} overlaps networks:{name}:cidr {spec['cidr']}")
+    _address_in(external.get("gateway"), net, "external:gateway")
     model["external"] = external
 
 
@@ -180,7 +185,14 @@ def _check_nodes(model):
             _fail(f"{key}:roles", "must list role names")
         smallest = min(ipaddress.IPv4Network(model["networks"][n]["cidr"]).num_addresses for n in nics)
         first = _integer(spec.get("host"), f"{key}:host", 0 if count else 1, smallest - 2 - (count or 0))
+        gateways = {
+            int(ipaddress.IPv4Address(network["gateway"])) - int(ipaddress.IPv4Network(network["cidr"]).network_address)
+            for network in (model["networks"][n] for n in nics)
+            if network.get("gateway")
+        }
         for host in range(first + 1, first + count + 1) if count else [first]:
+            if host in gateways:
+                _fail(f"{key}:host", f"host number {host} is the gateway's on one of its networks")
             if host in owners:
                 _fail(f"{key}:host", f"host number {host} is also {owners[host]}'s")
             owners[host] = kind if not count else f"{kind}{host - spec['host']}"
@@ -194,13 +206,13 @@ def _check_nodes(model):
 
 
 def _check_ports(model):
-    proxy = dict(_mapping(model.get("proxy"), "proxy"))
+    entry = dict(_mapping(model.get("entry"), "entry"))
     for key in ("ssh_port", "novnc_port"):
-        _integer(proxy.get(key), f"proxy:{key}", 1, 65535)
-    if not isinstance(proxy.get("ca"), str) or not proxy["ca"].startswith("/"):
-        _fail("proxy:ca", "must be an absolute path")
-    model["proxy"] = proxy
-    seen = {proxy["ssh_port"]: "proxy:ssh_port", proxy["novnc_port"]: "proxy:novnc_port"}
+        _integer(entry.get(key), f"entry:{key}", 1, 65535)
+    if not isinstance(entry.get("ca"), str) or not entry["ca"].startswith("/"):
+        _fail("entry:ca", "must be an absolute path")
+    model["entry"] = entry
+    seen = {entry["ssh_port"]: "entry:ssh_port", entry["novnc_port"]: "entry:novnc_port"}
     for service, entry in _mapping(model.get("catalog"), "catalog").items():
         key = f"catalog:{service}"
         entry = _mapping(entry, key)
@@ -220,7 +232,7 @@ def node(model, name):
     node of the model raises :class:`ModelError` saying which names are.
     """
     if not isinstance(name, str):
-        raise ModelError(f"node name {name!r} is not a string")
+        raise ModelError(None, f"node name {name!r} is not a string")
     for kind, spec in model["nodes"].items():
         count = spec.get("count")
         if count:
@@ -230,7 +242,7 @@ def node(model, name):
             number = int(match.group(1))
             if number > count:
                 raise ModelError(
-                    f"node {name}: the model allows {kind}1 to {kind}{count} (nodes:{kind}:count is {count})"
+                    None, f"node {name}: the model allows {kind}1 to {kind}{count} (nodes:{kind}:count is {count})"
                 )
             host = spec["host"] + number
         elif name == kind:
@@ -245,7 +257,7 @@ def node(model, name):
             "roles": list(spec["roles"]),
             "addresses": {nic: address(model, host, nic) for nic in spec["nics"]},
         }
-    raise ModelError(f"node {name!r} is not a node of the lab model (nodes: {', '.join(_names(model))})")
+    raise ModelError(None, f"node {name!r} is not a node of the lab model (nodes: {', '.join(_names(model))})")
 
 
 def _names(model):
@@ -270,7 +282,7 @@ def check_names(model, names):
     nodes = {}
     for name in names:
         if name in nodes:
-            raise ModelError(f"node {name} is in the map twice")
+            raise ModelError(None, f"node {name} is in the map twice")
         nodes[name] = node(model, name)
     return nodes
 
@@ -281,7 +293,7 @@ def proxy_ports(model, services=None):
     the proxy's port of each catalog service (of ``services`` only, when
     given).
     """
-    ports = {model["proxy"]["ssh_port"], model["proxy"]["novnc_port"]}
+    ports = {model["entry"]["ssh_port"], model["entry"]["novnc_port"]}
     for service, entry in model["catalog"].items():
         if services is None or service in services:
             ports.add(entry.get("public_port", entry["port"]))

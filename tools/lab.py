@@ -220,7 +220,7 @@ class Lab:
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         ca = directory / "lab-ca.crt"
         ca.write_text(self.ssh(BASTION_NODE, f"cat {PROXY_CA}").stdout)
-        secrets = json.loads((self.repo / "pillar" / "secrets.sls").read_text())["saltlab"]["secrets"]
+        secrets = json.loads((self.repo / "pillar" / "secrets.json").read_text())["saltlab"]["secrets"]
         proxy = self.nodes()[BASTION_NODE]["public_ips"][0]
         clouds = {
             f"saltlab-{who}": {

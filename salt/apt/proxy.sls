@@ -1,5 +1,5 @@
 {%- from 'apt/map.jinja' import apt with context %}
-{%- from 'lab/map.jinja' import lab, roles with context %}
+{%- from 'lib/lab.jinja' import lab, roles with context %}
 
 {%- if roles | select('in', apt.direct_roles) | list %}
 apt-proxy-config:

@@ -4,7 +4,7 @@
     other nodes: their br-ext is a switch. #}
 {%- from 'extbridge/map.jinja' import extbridge with context %}
 {%- if extbridge.hub %}
-{%-   from 'firewall/macros.jinja' import table with context %}
+{%-   from 'lib/firewall/macros.jinja' import table with context %}
 include:
   - apt
   - extbridge.bridges

@@ -1,21 +1,15 @@
 {#- With the userspace datapath only: the underlay NIC in br-underlay, the
-    node's underlay address on br-underlay (systemd-networkd keeps both
-    across reboots), so that Open vSwitch can route and send VXLAN itself. #}
+    node's underlay address (the model's) on br-underlay (systemd-networkd
+    keeps both across reboots), so that Open vSwitch can route and send
+    VXLAN itself. #}
 {%- from 'extbridge/map.jinja' import extbridge with context %}
 {%- from 'ovs/map.jinja' import ovs with context %}
-{%- from 'lab/map.jinja' import lab, mtus with context %}
+{%- from 'lib/lab.jinja' import address, mtus, underlay as underlay_network with context %}
 {%- if ovs.datapath_type == 'netdev' %}
+{%-   set bridge_address = address(underlay_network.name, 'to carry VXLAN') ~ '/' ~ underlay_network.cidr.split('/')[1] %}
 {%-   set underlay = extbridge.underlay %}
-{%-   set addresses = salt['network.ip_addrs'](cidr=lab.networks.underlay.cidr) %}
-{%-   set address = (addresses[0] ~ '/' ~ lab.networks.underlay.cidr.split('/')[1]) if addresses else none %}
 include:
   - ovs
-{%-   if not addresses %}
-
-extbridge-underlay-missing:
-  test.fail_without_changes:
-    - name: this node has no address in saltlab:networks:underlay:cidr {{ lab.networks.underlay.cidr }}, so no underlay to carry VXLAN
-{%-   else %}
 
 extbridge-{{ underlay.bridge }}:
   ovs.bridge_present:
@@ -47,7 +41,7 @@ extbridge-underlay-address:
     - mode: '0644'
     - context:
         name: {{ underlay.bridge }}
-        address: {{ address }}
+        address: {{ bridge_address }}
         mtu: {{ mtus.path }}
     - require:
       - ovs: extbridge-{{ underlay.nic }}
@@ -72,12 +66,11 @@ extbridge-underlay-reconfigure:
   cmd.run:
     - name: networkctl reload && networkctl reconfigure {{ underlay.nic }} {{ underlay.bridge }}
     - unless: >-
-        ip -4 -o addr show dev {{ underlay.bridge }} | grep -qF ' {{ address }} '
+        ip -4 -o addr show dev {{ underlay.bridge }} | grep -qF ' {{ bridge_address }} '
         && ! ip -4 -o addr show dev {{ underlay.nic }} | grep -q .
         && test "$(cat /sys/class/net/{{ underlay.bridge }}/mtu)" = {{ mtus.path }}
     - require:
       - sysctl: extbridge-underlay-arp
       - file: extbridge-underlay-address
       - file: extbridge-underlay-nic
-{%-   endif %}
 {%- endif %}

@@ -1,5 +1,5 @@
 {%- from 'glance/map.jinja' import glance with context %}
-{%- from 'mariadb/macros.jinja' import database with context %}
+{%- from 'lib/mariadb.jinja' import database with context %}
 include:
   - mariadb
   - glance.config

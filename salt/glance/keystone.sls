@@ -1,5 +1,5 @@
 {%- from 'glance/map.jinja' import glance with context %}
-{%- from 'openstack/macros.jinja' import keystone_registration with context %}
+{%- from 'lib/openstack.jinja' import keystone_registration with context %}
 include:
   - keystone
 

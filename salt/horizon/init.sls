@@ -1,7 +1,7 @@
 {#- Horizon, the dashboard, under /horizon on the controller's Apache; the
     TLS proxy serves it on 443. #}
 {%- from 'horizon/map.jinja' import horizon with context %}
-{%- from 'openstack/macros.jinja' import packages with context %}
+{%- from 'lib/openstack.jinja' import packages with context %}
 include:
   - apt
   - openstack.debconf

@@ -1,5 +1,5 @@
 {%- from 'keystone/map.jinja' import keystone with context %}
-{%- from 'mariadb/macros.jinja' import database with context %}
+{%- from 'lib/mariadb.jinja' import database with context %}
 include:
   - mariadb
   - keystone.config

@@ -1,5 +1,5 @@
 {%- from 'keystone/map.jinja' import keystone with context %}
-{%- from 'openstack/macros.jinja' import packages with context %}
+{%- from 'lib/openstack.jinja' import packages with context %}
 include:
   - apt
   - openstack.debconf

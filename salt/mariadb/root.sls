@@ -2,7 +2,7 @@
     saltlab:secrets:mariadb_root); root's mariadb CLI reads it from
     /root/.my.cnf. #}
 {%- from 'mariadb/map.jinja' import mariadb with context %}
-{%- from 'mariadb/macros.jinja' import connection_args with context %}
+{%- from 'lib/mariadb.jinja' import connection_args with context %}
 include:
   - mariadb.service
 

@@ -1,5 +1,5 @@
 {%- from 'nova/map.jinja' import nova with context %}
-{%- from 'mariadb/macros.jinja' import database with context %}
+{%- from 'lib/mariadb.jinja' import database with context %}
 include:
   - mariadb
   - nova.config

@@ -1,5 +1,5 @@
 {%- from 'nova/map.jinja' import nova with context %}
-{%- from 'openstack/macros.jinja' import packages with context %}
+{%- from 'lib/openstack.jinja' import packages with context %}
 include:
   - apt
   - openstack.debconf

@@ -1,5 +1,5 @@
 {%- from 'nova/map.jinja' import nova with context %}
-{%- from 'openstack/macros.jinja' import keystone_registration with context %}
+{%- from 'lib/openstack.jinja' import keystone_registration with context %}
 include:
   - keystone
 

@@ -2,7 +2,7 @@
     Neutron agents when the lab has Neutron, nova-compute on compute nodes
     when it has Nova (pillar saltlab:services, checked by map.jinja). #}
 {%- from 'openstack/map.jinja' import openstack with context %}
-{%- from 'lab/map.jinja' import roles with context %}
+{%- from 'lib/lab.jinja' import roles with context %}
 include:
   - extbridge
 {%- if 'neutron' in openstack.services %}

@@ -1,5 +1,5 @@
 {%- from 'placement/map.jinja' import placement with context %}
-{%- from 'mariadb/macros.jinja' import database with context %}
+{%- from 'lib/mariadb.jinja' import database with context %}
 include:
   - mariadb
   - placement.config

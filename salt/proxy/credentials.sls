@@ -2,7 +2,7 @@
     OpenStack CLI through the proxy, trusting the lab CA. #}
 {%- from 'proxy/map.jinja' import proxy with context %}
 {%- from 'openstack/map.jinja' import openstack with context %}
-{%- from 'lab/map.jinja' import secret with context %}
+{%- from 'lib/lab.jinja' import secret with context %}
 include:
   - apt
   - proxy.pki

@@ -1,5 +1,5 @@
 {%- from 'rabbitmq/map.jinja' import rabbitmq with context %}
-{%- from 'lab/map.jinja' import secret with context %}
+{%- from 'lib/lab.jinja' import secret with context %}
 include:
   - rabbitmq.service
 

@@ -1,5 +1,5 @@
 {%- from 'users/map.jinja' import users with context %}
-{%- from 'lab/map.jinja' import lab with context %}
+{%- from 'lib/lab.jinja' import lab with context %}
 
 users-{{ users.name }}:
   user.present:

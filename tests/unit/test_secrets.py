@@ -15,7 +15,7 @@ from conftest import REPO
 def run(tmp_path):
     def run_secrets():
         return subprocess.run(
-            [REPO / "tools/secrets", "--pillar", tmp_path / "secrets.sls", "--ssh-key", tmp_path / "ssh" / "lab"],
+            [REPO / "tools/secrets", "--pillar", tmp_path / "secrets.json", "--ssh-key", tmp_path / "ssh" / "lab"],
             capture_output=True,
             text=True,
             check=False,
@@ -26,7 +26,7 @@ def run(tmp_path):
 
 def test_first_run_creates_private_files(tmp_path, run):
     assert run().returncode == 0
-    pillar = tmp_path / "secrets.sls"
+    pillar = tmp_path / "secrets.json"
     assert stat.S_IMODE(pillar.stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "ssh" / "lab").stat().st_mode) == 0o600
     assert stat.S_IMODE((tmp_path / "ssh").stat().st_mode) == 0o700
@@ -39,15 +39,15 @@ def test_first_run_creates_private_files(tmp_path, run):
 
 def test_rerun_changes_nothing(tmp_path, run):
     run()
-    before = (tmp_path / "secrets.sls").read_bytes(), (tmp_path / "ssh" / "lab").read_bytes()
+    before = (tmp_path / "secrets.json").read_bytes(), (tmp_path / "ssh" / "lab").read_bytes()
     result = run()
     assert result.returncode == 0 and "0 secret(s) added" in result.stdout
-    assert ((tmp_path / "secrets.sls").read_bytes(), (tmp_path / "ssh" / "lab").read_bytes()) == before
+    assert ((tmp_path / "secrets.json").read_bytes(), (tmp_path / "ssh" / "lab").read_bytes()) == before
 
 
 def test_a_missing_secret_is_added_and_the_others_kept(tmp_path, run):
     run()
-    pillar = tmp_path / "secrets.sls"
+    pillar = tmp_path / "secrets.json"
     data = json.loads(pillar.read_text())
     kept = dict(data["saltlab"]["secrets"])
     del data["saltlab"]["secrets"]["nova_db"]
@@ -60,8 +60,8 @@ def test_a_missing_secret_is_added_and_the_others_kept(tmp_path, run):
 
 @pytest.mark.parametrize("content", ["{not json", '{"saltlab": []}', "[]"])
 def test_a_malformed_file_is_a_clear_error(tmp_path, run, content):
-    (tmp_path / "secrets.sls").write_text(content)
+    (tmp_path / "secrets.json").write_text(content)
     result = run()
     assert result.returncode != 0
     assert "is not valid secrets pillar" in result.stderr and "Traceback" not in result.stderr
-    assert (tmp_path / "secrets.sls").read_text() == content
+    assert (tmp_path / "secrets.json").read_text() == content

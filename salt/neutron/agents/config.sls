@@ -1,14 +1,8 @@
 {%- from 'neutron/map.jinja' import neutron with context %}
-{%- from 'lab/map.jinja' import lab with context %}
-{%- set addresses = salt['network.ip_addrs'](cidr=lab.networks.underlay.cidr) %}
+{%- from 'lib/lab.jinja' import address, underlay with context %}
+{%- set local_ip = address(underlay.name, 'for the tenant VXLAN tunnels') %}
 include:
   - neutron.agents.install
-{%- if not addresses %}
-
-neutron-agents-underlay-missing:
-  test.fail_without_changes:
-    - name: this node has no address in saltlab:networks:underlay:cidr {{ lab.networks.underlay.cidr }}, so no underlay for the tenant VXLAN tunnels
-{%- endif %}
 
 neutron-agents-config:
   file.managed:
@@ -33,10 +27,7 @@ neutron-agent-{{ agent }}-config:
     - mode: '0640'
     - show_changes: false
     - context:
-        local_ip: {{ addresses[0] if addresses else none }}
+        local_ip: {{ local_ip }}
     - require:
       - pkg: neutron-agents-pkgs
-{%-   if not addresses %}
-      - test: neutron-agents-underlay-missing
-{%-   endif %}
 {%- endfor %}

@@ -1,5 +1,5 @@
 {%- from 'neutron/map.jinja' import neutron with context %}
-{%- from 'mariadb/macros.jinja' import database with context %}
+{%- from 'lib/mariadb.jinja' import database with context %}
 include:
   - mariadb
   - neutron.server.config

@@ -1,5 +1,5 @@
 {%- from 'neutron/map.jinja' import neutron with context %}
-{%- from 'openstack/macros.jinja' import keystone_registration with context %}
+{%- from 'lib/openstack.jinja' import keystone_registration with context %}
 include:
   - keystone
 
