@@ -103,7 +103,10 @@ def _check_scalar(key, default, value, errors):
 
 def _check_override(key, default, value, errors, choices):
     """A formula's override against its default, recursively."""
-    allowed = choices.get(key.partition(":")[2])
+    relative = key.partition(":")[2]
+    if relative.rpartition(":")[2].isdigit():  # a list's item: the list's choices
+        relative = relative.rpartition(":")[0]
+    allowed = None if isinstance(value, (dict, list)) else choices.get(relative)
     if allowed is not None and value not in allowed:
         errors.add(key, f"must be one of {', '.join(map(str, allowed))}, {_describe(value)}")
         return
@@ -183,6 +186,7 @@ def _lab_facts(lab, errors):
         "node": this,
         "controller_address": node(model, controller)["addresses"][model["purposes"]["management"]],
         "master_address": __utils__["saltlab_model.master_address"](model),
+        "master_public_address": __utils__["saltlab_model.master_address"](model, "public"),
         "mtus": model["mtus"],
     }
 
@@ -242,3 +246,42 @@ def node(name=None):
         return __utils__["saltlab_model.node"](found["model"], name)
     except ValueError as exc:
         return {"error": str(exc)}
+
+
+# Debian's own Python: a service's migration scripts import the service,
+# whose dependencies are Debian's, not those of Salt's virtualenv
+HEADS = (
+    "import sys\n"
+    "from alembic.script import ScriptDirectory\n"
+    "print(' '.join(ScriptDirectory(sys.argv[1], recursive_version_locations=True).get_heads()))\n"
+)
+
+
+def schema_current(databases, migrations):
+    """
+    Whether each of ``databases`` (a name or a list) has the schema the
+    installed code wants: its ``alembic_version`` rows are the heads of the
+    service's migration scripts in ``migrations`` (a directory). False when
+    a database or its version table does not exist yet, or is behind (a
+    package upgrade, a sync killed half-way): the formulas run their sync
+    unless this is True. Asks MariaDB as root (the controller's
+    ``/root/.my.cnf``).
+
+    CLI example:
+
+    .. code-block:: bash
+
+        salt controller saltlab.schema_current nova_api /usr/lib/python3/dist-packages/nova/db/api/migrations
+    """
+    heads = __salt__["cmd.run_all"](["/usr/bin/python3", "-c", HEADS, migrations], python_shell=False)
+    if heads["retcode"] != 0 or not heads["stdout"].split():
+        log.warning("saltlab.schema_current: no migration heads in %s: %s", migrations, heads["stderr"])
+        return False
+    wanted = set(heads["stdout"].split())
+    for database in [databases] if isinstance(databases, str) else databases:
+        current = __salt__["cmd.run_all"](
+            ["mariadb", "-N", "-e", f"SELECT version_num FROM `{database}`.alembic_version"], python_shell=False
+        )
+        if current["retcode"] != 0 or set(current["stdout"].split()) != wanted:
+            return False
+    return True

@@ -14,6 +14,7 @@ base:
     - chrony
     - sysctl
     - packages
+    - firewall
   'roles:controller':
     - match: grain
     - apt.cache

@@ -2,8 +2,12 @@
     address. It logs every request with the client's address
     (/var/log/apt-cacher-ng/apt-cacher.log). #}
 {%- from 'apt/map.jinja' import apt with context %}
+{%- from 'lib/lab.jinja' import lab with context %}
+{%- from 'lib/systemd.jinja' import after_address with context %}
 include:
   - apt
+  - addresswait
+{{ after_address('apt-cache', apt.cache.service, lab.controller_address) }}
 
 apt-cache-pkg:
   pkg.installed:
@@ -42,3 +46,4 @@ apt-cache-service:
     - enable: true
     - watch:
       - file: apt-cache-config
+      - file: apt-cache-after-address

@@ -1,5 +1,4 @@
 {%- from 'glance/map.jinja' import glance with context %}
-{%- from 'openstack/map.jinja' import openstack with context %}
 include:
   - glance.install
 
@@ -12,16 +11,6 @@ glance-config:
     - group: {{ glance.group }}
     - mode: '0640'
     - show_changes: false
-    - require:
-      - pkg: glance-pkgs
-
-{#- Debian's uwsgi settings, with fewer processes: the lab is small. #}
-glance-uwsgi-config:
-  ini.options_present:
-    - name: {{ glance.uwsgi_config }}
-    - sections:
-        uwsgi:
-          processes: {{ openstack.api_processes }}
     - require:
       - pkg: glance-pkgs
 

@@ -1,7 +1,11 @@
 {%- from 'glance/map.jinja' import glance with context %}
+{%- from 'lib/systemd.jinja' import after_address with context %}
+{%- from 'lib/lab.jinja' import lab with context %}
 include:
   - glance.config
   - glance.db
+  - addresswait
+{{ after_address('glance', glance.service, lab.controller_address) }}
 
 glance-service:
   service.running:
@@ -12,4 +16,4 @@ glance-service:
       - file: glance-images-dir
     - watch:
       - file: glance-config
-      - ini: glance-uwsgi-config
+      - file: glance-after-address

@@ -2,9 +2,13 @@
     TLS proxy serves it on 443. #}
 {%- from 'horizon/map.jinja' import horizon with context %}
 {%- from 'lib/openstack.jinja' import packages with context %}
+{%- from 'lib/systemd.jinja' import after_address with context %}
+{%- from 'lib/lab.jinja' import lab with context %}
+{%- from 'openstack/map.jinja' import openstack with context %}
 include:
   - apt
   - openstack.debconf
+  - addresswait
 
 {{ packages('horizon', horizon) }}
 
@@ -42,6 +46,18 @@ horizon-apache-wsgi-enabled:
     - require:
       - file: horizon-apache-wsgi
 
+{#- Apache listens on the management address only: the TLS proxy is the
+    way in. #}
+horizon-apache-ports:
+  file.managed:
+    - name: {{ horizon.apache_ports }}
+    - contents: |
+        # Managed by Salt (saltlab horizon formula): do not edit.
+        Listen {{ lab.controller_address }}:{{ openstack.catalog.horizon.port }}
+    - require:
+      - pkg: horizon-pkgs
+{{ after_address('horizon', horizon.service, lab.controller_address) }}
+
 {#- Debian's package enables Apache's default TLS site without its module;
     TLS is the proxy's job. #}
 horizon-apache-default-ssl-absent:
@@ -59,3 +75,5 @@ horizon-service:
       - file: horizon-apache-default-ssl-absent
       - file: horizon-apache-wsgi
       - file: horizon-apache-wsgi-enabled
+      - file: horizon-apache-ports
+      - file: horizon-after-address

@@ -1,4 +1,5 @@
 {%- from 'keystone/map.jinja' import keystone with context %}
+{%- from 'lib/openstack.jinja' import uwsgi_listen with context %}
 {%- from 'openstack/map.jinja' import openstack with context %}
 include:
   - keystone.install
@@ -15,15 +16,7 @@ keystone-config:
     - require:
       - pkg: keystone-pkgs
 
-{#- Debian's uwsgi settings, with fewer processes: the lab is small. #}
-keystone-uwsgi-config:
-  ini.options_present:
-    - name: {{ keystone.uwsgi_config }}
-    - sections:
-        uwsgi:
-          processes: {{ openstack.api_processes }}
-    - require:
-      - pkg: keystone-pkgs
+{{ uwsgi_listen('keystone', keystone.api, openstack.catalog.keystone.port, 'keystone-pkgs') }}
 
 {#- The key repositories, made once; Keystone rotates nothing in the lab.
     As the keystone user, like every keystone-manage here: the first one

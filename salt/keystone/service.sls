@@ -1,7 +1,11 @@
 {%- from 'keystone/map.jinja' import keystone with context %}
+{%- from 'lib/systemd.jinja' import after_address with context %}
+{%- from 'lib/lab.jinja' import lab with context %}
 include:
   - keystone.config
   - keystone.db
+  - addresswait
+{{ after_address('keystone', keystone.service, lab.controller_address) }}
 
 keystone-service:
   service.running:
@@ -13,4 +17,5 @@ keystone-service:
       - cmd: keystone-credential-setup
     - watch:
       - file: keystone-config
-      - ini: keystone-uwsgi-config
+      - file: keystone-listen
+      - file: keystone-after-address

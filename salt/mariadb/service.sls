@@ -1,6 +1,9 @@
 {%- from 'mariadb/map.jinja' import mariadb with context %}
+{%- from 'lib/systemd.jinja' import after_address with context %}
 include:
   - mariadb.config
+  - addresswait
+{{ after_address('mariadb', mariadb.service, mariadb.bind_address) }}
 
 mariadb-service:
   service.running:
@@ -8,3 +11,4 @@ mariadb-service:
     - enable: true
     - watch:
       - file: mariadb-config
+      - file: mariadb-after-address

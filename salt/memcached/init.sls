@@ -1,7 +1,10 @@
 {#- memcached: Keystone's token cache and the services' auth cache. #}
 {%- from 'memcached/map.jinja' import memcached with context %}
+{%- from 'lib/systemd.jinja' import after_address with context %}
 include:
   - apt
+  - addresswait
+{{ after_address('memcached', memcached.service, memcached.address) }}
 
 memcached-pkg:
   pkg.installed:
@@ -24,3 +27,4 @@ memcached-service:
     - enable: true
     - watch:
       - file: memcached-config
+      - file: memcached-after-address

@@ -1,4 +1,5 @@
 {%- from 'nova/map.jinja' import nova with context %}
+{%- from 'lib/openstack.jinja' import uwsgi_listen with context %}
 {%- from 'openstack/map.jinja' import openstack with context %}
 include:
   - nova.install
@@ -14,17 +15,8 @@ nova-config:
     - show_changes: false
     - require:
       - pkg: nova-pkgs
-{%- for path in nova.uwsgi_configs %}
-
-{#- Debian's uwsgi settings, with fewer processes: the lab is small. #}
-nova-uwsgi-config-{{ loop.index }}:
-  ini.options_present:
-    - name: {{ path }}
-    - sections:
-        uwsgi:
-          processes: {{ openstack.api_processes }}
-    - require:
-      - pkg: nova-pkgs
+{%- for name, api in nova.apis | dictsort %}
+{{ uwsgi_listen('nova-' ~ name, api, api.get('port', openstack.catalog.nova.port), 'nova-pkgs') }}
 {%- endfor %}
 
 

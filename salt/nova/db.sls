@@ -8,22 +8,25 @@ include:
 {{ database(name | replace('_', '-'), name, 'nova', nova.db_password) }}
 {%- endfor %}
 
-{#- nova-manage has no check: root asks the databases (schema version,
-    cells) whether each step is needed; the steps run as nova. #}
+{#- nova-manage has no check: the schemas' versions are compared with the
+    installed code's migration heads, the cells are looked up in the API
+    database; the steps run as nova. #}
 {%- set as_nova = 'runuser -u ' ~ nova.user ~ ' -- nova-manage ' %}
+{%- set cell = "mariadb -N -e 'SELECT name FROM nova_api.cell_mappings' | grep -qx " %}
 {%- set steps = [
-      ('api-db-sync', 'api_db sync', "test -n \"$(mariadb -N -e 'SELECT version_num FROM nova_api.alembic_version')\""),
-      ('map-cell0', 'cell_v2 map_cell0', "mariadb -N -e \"SELECT name FROM nova_api.cell_mappings\" | grep -qx cell0"),
-      ('create-cell1', 'cell_v2 create_cell --name=cell1', "mariadb -N -e \"SELECT name FROM nova_api.cell_mappings\" | grep -qx cell1"),
-      ('db-sync', 'db sync', "test -n \"$(mariadb -N -e 'SELECT version_num FROM nova.alembic_version')\""
-                             ~ " && test -n \"$(mariadb -N -e 'SELECT version_num FROM nova_cell0.alembic_version')\""),
+      ('api-db-sync', 'api_db sync', {'fun': 'saltlab.schema_current', 'databases': 'nova_api',
+                                      'migrations': nova.migrations.api}),
+      ('map-cell0', 'cell_v2 map_cell0', cell ~ 'cell0'),
+      ('create-cell1', 'cell_v2 create_cell --name=cell1', cell ~ 'cell1'),
+      ('db-sync', 'db sync', {'fun': 'saltlab.schema_current', 'databases': ['nova', 'nova_cell0'],
+                              'migrations': nova.migrations.main}),
     ] %}
 {%- for id, command, done in steps %}
 
 nova-{{ id }}:
   cmd.run:
     - name: {{ as_nova ~ command }}
-    - unless: {{ done | json }}
+    - unless: {{ ([done] if done is mapping else done) | json }}
     - require:
 {%-   if loop.first %}
 {%-     for db in ['nova-api', 'nova', 'nova-cell0'] %}

@@ -1,4 +1,5 @@
 {%- from 'placement/map.jinja' import placement with context %}
+{%- from 'lib/openstack.jinja' import uwsgi_listen with context %}
 {%- from 'openstack/map.jinja' import openstack with context %}
 include:
   - placement.install
@@ -15,12 +16,4 @@ placement-config:
     - require:
       - pkg: placement-pkgs
 
-{#- Debian's uwsgi settings, with fewer processes: the lab is small. #}
-placement-uwsgi-config:
-  ini.options_present:
-    - name: {{ placement.uwsgi_config }}
-    - sections:
-        uwsgi:
-          processes: {{ openstack.api_processes }}
-    - require:
-      - pkg: placement-pkgs
+{{ uwsgi_listen('placement', placement.api, openstack.catalog.placement.port, 'placement-pkgs') }}

@@ -6,13 +6,16 @@ include:
 
 {{ database('placement', 'placement', 'placement', placement.db_password) }}
 
-{#- placement-manage has no check: root asks the database whether its
-    schema carries a migration version (`unless` runs as the state's
-    runas, so the sync itself switches user). #}
+{#- placement-manage has no check: the database's schema version is
+    compared with the installed code's migration heads (`unless` runs as
+    the state's runas, so the sync itself switches user). #}
 placement-db-sync:
   cmd.run:
     - name: runuser -u {{ placement.user }} -- placement-manage db sync
-    - unless: test -n "$(mariadb -N -e 'SELECT version_num FROM placement.alembic_version')"
+    - unless:
+      - fun: saltlab.schema_current
+        databases: placement
+        migrations: {{ placement.migrations }}
     - require:
       - mysql_grants: placement-db-grants-local
       - mysql_grants: placement-db-grants-mgmt

@@ -7,5 +7,4 @@ include:
   - proxy.install
   - proxy.config
   - proxy.service
-  - proxy.firewall
   - proxy.credentials

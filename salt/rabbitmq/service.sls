@@ -1,6 +1,9 @@
 {%- from 'rabbitmq/map.jinja' import rabbitmq with context %}
+{%- from 'lib/systemd.jinja' import after_address with context %}
 include:
   - rabbitmq.config
+  - addresswait
+{{ after_address('rabbitmq', rabbitmq.service, rabbitmq.address) }}
 
 rabbitmq-service:
   service.running:
@@ -8,3 +11,4 @@ rabbitmq-service:
     - enable: true
     - watch:
       - file: rabbitmq-env-config
+      - file: rabbitmq-after-address

@@ -397,21 +397,74 @@ def test_the_proxy_serves_every_enabled_api_on_the_network_node(node):
     for port in (5000, 6080, 8774, 8778, 9292, 9696):
         assert f"proxy_pass http://{CONTROLLER}:{port};" in site
     assert f"proxy_pass http://{CONTROLLER}:80;" in site  # Horizon
-    public = listens[0][0]
-    # every server rewrites every internal URL of the catalog and the console
-    assert site.count(f"sub_filter 'http://{CONTROLLER}:9292' 'https://{public}:9292';") == 7
-    assert site.count(f"sub_filter 'http://{CONTROLLER}:6080' 'https://{public}:6080';") == 7
+    # NGINX listens on the public NIC's address; what it advertises is the
+    # master's address on the model's public network
+    route = json.loads(minion.run("network.default_route", "inet").stdout)["local"][0]["interface"]
+    nic = json.loads(minion.run("network.ip_addrs", route).stdout)["local"][0]
+    assert {address for address, _port in listens} == {nic}
+    assert site.count("server_name 10.99.0.12;") == 7
+    assert site.count("ssl_protocols TLSv1.2 TLSv1.3;") == 7
+    # every server rewrites every internal URL of the catalog; the
+    # console's URL is the proxy's already (nova.conf)
+    assert site.count(f"sub_filter 'http://{CONTROLLER}:9292' 'https://10.99.0.12:9292';") == 7
+    assert f"sub_filter 'http://{CONTROLLER}:6080'" not in site
     assert f"sub_filter 'http://{CONTROLLER}:80'" not in site
-    # only the console's server upgrades to a websocket
+    # only the console's server upgrades to a websocket, and passes the
+    # browser's Origin as it is
     assert site.count('proxy_set_header Connection "upgrade";') == 1
-    firewall = arg(states, "proxy-firewall-rules", "context")
+    assert "proxy_set_header Origin" not in site
+    firewall = arg(states, "firewall-public-rules", "context")
     assert firewall["ports"] == [22, 443, 5000, 6080, 8774, 8778, 9292, 9696]
     rules = minion.template("lib/firewall/files/public.nft.jinja", context=firewall)
     assert f'iifname != "{firewall["interface"]}" accept' in rules
     assert "tcp dport { 22, 443, 5000, 6080, 8774, 8778, 9292, 9696 } accept" in rules
     assert function(states, "proxy-cert") == "x509.certificate_managed"
-    assert arg(states, "proxy-cert", "subjectAltName").startswith(f"IP:{public},")
+    assert arg(states, "proxy-cert", "subjectAltName").startswith("IP:10.99.0.12,")
     assert arg(states, "proxy-ca-key", "mode") == "0600"
+
+
+def test_the_public_nic_of_the_controller_opens_only_ssh(node):
+    role, _minion, states = node
+    assert ("firewall-public" in states) == (role in ("network", "controller"))
+    if role == "controller":
+        assert arg(states, "firewall-public-rules", "context")["ports"] == [22]
+        # reloaded, never stopped and started: no moment without the table
+        assert arg(states, "firewall-public", "reload") is True
+
+
+def test_the_controller_services_listen_on_the_management_address(node):
+    role, minion, states = node
+    if role != "controller":
+        return
+    for state_id, port in (
+        ("keystone-listen", 5000),
+        ("placement-listen", 8778),
+        ("neutron-listen", 9696),
+        ("nova-api-listen", 8774),
+        ("nova-metadata-listen", 8775),
+    ):
+        assert f"--http-socket {CONTROLLER}:{port} --processes 2 " in arg(states, state_id, "contents"), state_id
+    assert f"Listen {CONTROLLER}:80" in arg(states, "horizon-apache-ports", "contents")
+    glance = minion.template("glance/files/glance-api.conf.jinja").splitlines()
+    assert f"bind_host = {CONTROLLER}" in glance and "bind_port = 9292" in glance
+    # and start after that address is there, also when the node boots
+    for service in (
+        "mariadb",
+        "rabbitmq",
+        "memcached",
+        "apt-cache",
+        "keystone",
+        "glance",
+        "placement",
+        "nova-nova-api",
+        "nova-nova-novncproxy",
+        "neutron-neutron-api",
+        "horizon",
+    ):
+        assert f"After=saltlab-address@{CONTROLLER}.service" in arg(states, f"{service}-after-address", "contents")
+    nova = minion.template("nova/files/nova.conf.jinja").splitlines()
+    assert "novncproxy_base_url = https://10.99.0.12:6080/vnc_auto.html" in nova
+    assert "allowed_origins = 10.99.0.12" in nova
 
 
 def test_the_keystone_lab_has_no_image_service(tmp_path, secrets_dir):

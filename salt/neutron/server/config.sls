@@ -1,4 +1,5 @@
 {%- from 'neutron/map.jinja' import neutron with context %}
+{%- from 'lib/openstack.jinja' import uwsgi_listen with context %}
 {%- from 'openstack/map.jinja' import openstack with context %}
 include:
   - neutron.server.install
@@ -19,12 +20,4 @@ include:
       - pkg: neutron-pkgs
 {%- endfor %}
 
-{#- Debian's uwsgi settings, with fewer processes: the lab is small. #}
-neutron-uwsgi-config:
-  ini.options_present:
-    - name: {{ neutron.uwsgi_config }}
-    - sections:
-        uwsgi:
-          processes: {{ openstack.api_processes }}
-    - require:
-      - pkg: neutron-pkgs
+{{ uwsgi_listen('neutron', neutron.api, openstack.catalog.neutron.port, 'neutron-pkgs') }}

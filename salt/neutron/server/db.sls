@@ -6,15 +6,19 @@ include:
 
 {{ database('neutron', 'neutron', 'neutron', neutron.db_password) }}
 
-{#- root asks the database whether its schema carries a migration version;
-    the upgrade runs as neutron. #}
+{#- the database's schema versions (expand and contract) are compared
+    with the installed code's migration heads; the upgrade runs as
+    neutron. #}
 neutron-db-sync:
   cmd.run:
     - name: >-
         runuser -u {{ neutron.user }} -- neutron-db-manage
         --config-file {{ neutron.config }} --config-file {{ neutron.ml2_config }}
         upgrade head
-    - unless: test -n "$(mariadb -N -e 'SELECT version_num FROM neutron.alembic_version')"
+    - unless:
+      - fun: saltlab.schema_current
+        databases: neutron
+        migrations: {{ neutron.migrations }}
     - require:
       - mysql_grants: neutron-db-grants-local
       - mysql_grants: neutron-db-grants-mgmt

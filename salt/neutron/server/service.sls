@@ -1,7 +1,13 @@
 {%- from 'neutron/map.jinja' import neutron with context %}
+{%- from 'lib/systemd.jinja' import after_address with context %}
+{%- from 'lib/lab.jinja' import lab with context %}
 include:
   - neutron.server.config
   - neutron.server.db
+  - addresswait
+{%- for service in neutron.server_services %}
+{{ after_address('neutron-' ~ service, service, lab.controller_address) }}
+{%- endfor %}
 
 {%- for service in neutron.server_services %}
 
@@ -14,5 +20,6 @@ neutron-service-{{ service }}:
     - watch:
       - file: neutron-config
       - file: neutron-ml2-config
-      - ini: neutron-uwsgi-config
+      - file: neutron-listen
+      - file: neutron-{{ service }}-after-address
 {%- endfor %}
