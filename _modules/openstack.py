@@ -38,6 +38,8 @@ import logging
 import os
 import sys
 
+from salt.exceptions import CommandExecutionError
+
 log = logging.getLogger(__name__)
 
 __virtualname__ = "openstack"

@@ -115,7 +115,26 @@ def _listing(conn, kind, attrs, what):
     """The resources of ``kind`` whose attributes are ``attrs`` (filtered by the API where it can)."""
     query = {attr: value for attr, value in attrs.items() if attr in kind.query}
     found = call(what, _method(conn, kind, 0), *_parent(kind, attrs), **kind.list_args, **query)
-    return [resource for resource in found if all(getattr(resource, a) == v for a, v in attrs.items())]
+    return [resource for resource in found if all(_is(resource, a, v) for a, v in attrs.items())]
+
+
+def _is(resource, attr, value):
+    """The resource's attribute is ``value``; a name may be given as the id."""
+    return attribute(resource, attr) == value or (attr == "name" and resource.id == value)
+
+
+def attribute(resource, attr):
+    """
+    The SDK resource's attribute; Octavia answers a listener's load balancer
+    as ``loadbalancers: [{id}]``, not the ``loadbalancer_id`` it takes: the
+    first of those then.
+    """
+    value = getattr(resource, attr, None)
+    if value is None and attr.endswith("_id"):
+        linked = getattr(resource, attr[:-3] + "s", None)
+        if isinstance(linked, list) and linked and isinstance(linked[0], dict):
+            return linked[0].get("id")
+    return value
 
 
 def lookup(conn, kind, values, need=False):
@@ -155,7 +174,7 @@ def read(conn, kind, resource):
         if (kind.name, field) in READ:
             ret[field] = READ[kind.name, field](conn, resource)
             continue
-        value = getattr(resource, spec.attr or field)
+        value = attribute(resource, spec.attr or field)
         ret[field] = name_of(conn, KINDS[spec.ref], value) if spec.ref and value else value
     return ret
 
@@ -363,6 +382,46 @@ def fault(server):
     return (server.fault or {}).get("message") or "Nova recorded no fault"
 
 
+# What Glance says of every image: not among its properties.
+IMAGE_OWN = [
+    "id",
+    "checksum",
+    "container_format",
+    "created_at",
+    "disk_format",
+    "file",
+    "is_hidden",
+    "is_protected",
+    "min_disk",
+    "min_ram",
+    "name",
+    "owner",
+    "owner_id",
+    "properties",
+    "schema",
+    "size",
+    "status",
+    "tags",
+    "updated_at",
+    "virtual_size",
+    "visibility",
+    "hash_algo",
+    "hash_value",
+    "location",
+    "locations",
+    "direct_url",
+    "url",
+    "store",
+    "stores",
+]
+
+
+def _image_properties(conn, image):
+    """The image's properties: the SDK's own attributes of them (os_distro...) and the others."""
+    known = image.to_dict(computed=False, ignore_none=True)
+    return dict({key: value for key, value in known.items() if key not in IMAGE_OWN}, **(image.properties or {}))
+
+
 # (kind, field): how it is read from the SDK resource / written to the SDK call
 READ = {
     ("router", "external_network"): _gateway_network,
@@ -370,7 +429,7 @@ READ = {
     ("port", "fixed_ips"): _port_ips,
     ("server_group", "policy"): lambda conn, group: group.policy or (group.policies or [None])[0],
     ("server", "fault"): lambda conn, server: fault(server) if server.status == "ERROR" else None,
-    ("image", "properties"): lambda conn, image: dict(image.properties or {}),
+    ("image", "properties"): _image_properties,
 }
 WRITE = {
     ("router", "external_network"): _gateway,
@@ -381,4 +440,4 @@ WRITE = {
 # (kind, field): set by a call of its own once the resource exists
 AFTER = {("flavor", "extra_specs"): _flavor_specs, ("volume", "bootable"): _bootable}
 BEFORE_DELETE = {"router": _detach_all}
-FAULT = {"server": _fault}
+FAULT = {"server": fault}
