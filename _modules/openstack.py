@@ -33,7 +33,6 @@ is ready, at most ``timeout`` seconds, and a failure names the status seen.
 """
 
 import importlib.util
-import inspect
 import logging
 import os
 import sys
@@ -78,31 +77,6 @@ def _conn(cloud=None):
     return __context__[key]
 
 
-P = inspect.Parameter
-
-
-def _signatures(kind):
-    """The arguments of each generated function, (name, default) in order."""
-    key, cloud = [(field, P.empty) for field in kind.key], [("cloud", None)]
-    scope = [(f, P.empty) for f, s in kind.scope.items() if s.default is REQUIRED]
-    scope_optional = [(f, s.default) for f, s in kind.scope.items() if s.default is not REQUIRED]
-    # making one needs a place: a scope without a default (a subnet's network) is required then
-    where = [(f, P.empty) for f, s in kind.scope.items() if s.default in (REQUIRED, None)]
-    where_optional = [(f, s.default) for f, s in kind.scope.items() if s.default not in (REQUIRED, None)]
-    writable = [field for field, spec in kind.fields.items() if not spec.readonly]
-    required = [(f, P.empty) for f in writable if kind.fields[f].default is REQUIRED]
-    optional = [(f, kind.fields[f].default) for f in writable if kind.fields[f].default is not REQUIRED]
-    wait = [(kind.wait_param, 600)]
-    return {
-        "get": key + scope + scope_optional + cloud,
-        "list": scope + scope_optional + cloud,
-        "find": scope + scope_optional + cloud,
-        "create": key + where + required + optional + where_optional + wait * bool(kind.status) + cloud,
-        "update": key + scope + [(field, None) for field in writable] + scope_optional + cloud,
-        "delete": key + scope + scope_optional + wait * kind.wait_gone + cloud,
-    }
-
-
 def _doc(kind, verb):
     """A generated function's docstring, with its CLI example."""
     shown = ", ".join(field for field, spec in dict(kind.key, **kind.fields).items() if not spec.hidden)
@@ -124,9 +98,7 @@ def _doc(kind, verb):
 
 def _generated(kind, verb, params):
     """``<kind>_<verb>`` with its signature (Salt and autospec read it) and docstring."""
-    signature = inspect.Signature([P(name, P.POSITIONAL_OR_KEYWORD, default=d) for name, d in params])
-    if verb == "find":
-        signature = signature.replace(parameters=[*signature.parameters.values(), P("filters", P.VAR_KEYWORD)])
+    signature = sdk.kinds.signature(params, "filters" if verb == "find" else None)
     writable = [field for field, spec in kind.fields.items() if not spec.readonly]
     wait = kind.wait_param
 
@@ -153,7 +125,7 @@ def _generated(kind, verb, params):
 
 
 for _kind in KINDS.values():
-    for _verb, _params in _signatures(_kind).items():
+    for _verb, _params in _kind.arguments().items():
         globals()[f"{_kind.name}_{_verb}"] = _generated(_kind, _verb, _params)
 
 

@@ -20,6 +20,7 @@ a volume from), ``readonly`` when it is only read back (a status).
 """
 
 import dataclasses
+import inspect
 import ipaddress
 
 REQUIRED = object()
@@ -81,6 +82,31 @@ class Kind:
     def wait_param(self):
         """The name of the argument that bounds a wait (a health monitor has a field ``timeout``)."""
         return "wait_timeout" if "timeout" in self.fields else "timeout"
+
+    def arguments(self):
+        """
+        The arguments of each function made of this kind, in order:
+        {verb: [(name, default or REQUIRED)]}; ``create`` is also the
+        ``<kind>_present`` state's, ``delete`` its ``<kind>_absent``'s.
+        """
+        key, cloud = [(field, REQUIRED) for field in self.key], [("cloud", None)]
+        scope = [(f, REQUIRED) for f, s in self.scope.items() if s.default is REQUIRED]
+        scope_optional = [(f, s.default) for f, s in self.scope.items() if s.default is not REQUIRED]
+        # making one needs a place: a scope without a default (a subnet's network) is required then
+        where = [(f, REQUIRED) for f, s in self.scope.items() if s.default in (REQUIRED, None)]
+        where_optional = [(f, s.default) for f, s in self.scope.items() if s.default not in (REQUIRED, None)]
+        writable = [field for field, spec in self.fields.items() if not spec.readonly]
+        required = [(f, REQUIRED) for f in writable if self.fields[f].default is REQUIRED]
+        optional = [(f, self.fields[f].default) for f in writable if self.fields[f].default is not REQUIRED]
+        wait = [(self.wait_param, 600)]
+        return {
+            "get": key + scope + scope_optional + cloud,
+            "list": scope + scope_optional + cloud,
+            "find": scope + scope_optional + cloud,
+            "create": key + where + required + optional + where_optional + wait * bool(self.status) + cloud,
+            "update": key + scope + [(field, None) for field in writable] + scope_optional + cloud,
+            "delete": key + scope + scope_optional + wait * self.wait_gone + cloud,
+        }
 
     @property
     def lookup(self):
@@ -438,6 +464,17 @@ KINDS = {
         ),
     )
 }
+
+
+def signature(params, var_keyword=None):
+    """An inspect.Signature of (name, default or REQUIRED) pairs, and ``**var_keyword``."""
+    kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+    parameters = [
+        inspect.Parameter(n, kind, default=inspect.Parameter.empty if d is REQUIRED else d) for n, d in params
+    ]
+    if var_keyword:
+        parameters.append(inspect.Parameter(var_keyword, inspect.Parameter.VAR_KEYWORD))
+    return inspect.Signature(parameters)
 
 
 def normalise(field, value):
