@@ -1,81 +1,51 @@
 """
 Unit tests of the openstack state module with Salt's loader mocks: the
-execution module is a set of mocks holding what the cloud would report; the
-tests check which writes each state makes, its changes, that test=True
-writes nothing and that API failures become a failed state.
+execution module is a mock autospecced on the real one (a state that calls
+it with arguments it does not take fails), holding what the cloud would
+report; the tests check which writes each state makes, its changes, that
+test=True writes nothing and that API failures become a failed state. The
+last tests run the states on the real execution module against the fake
+OpenStack APIs.
 """
 
 import hashlib
+import inspect
+import types
+from unittest.mock import create_autospec, patch
 
 import pytest
 from salt.exceptions import CommandExecutionError
 
 import extensions
+from fakes.openstack_api import OpenStackAPI
 
-openstack = extensions.load("_states", "openstack_lab")
+openstack = extensions.load("_states", "openstack")
+module = extensions.load("_modules", "openstack")
 
-READS = (
-    "project_get",
-    "user_get",
-    "user_password_valid",
-    "role_granted",
-    "service_get",
-    "endpoint_get",
-    "flavor_get",
-    "network_get",
-    "subnet_get",
-    "router_get",
-    "security_group_rule_get",
-    "keypair_get",
-    "image_get",
-    "server_group_get",
-    "server_get",
-    "floating_ip_of",
-    "compute_hosts",
-)
-WRITES = (
-    "project_create",
-    "project_update",
-    "project_delete",
-    "user_create",
-    "user_update",
-    "user_delete",
-    "role_grant",
-    "role_revoke",
-    "service_create",
-    "service_update",
-    "service_delete",
-    "endpoint_create",
-    "endpoint_update",
-    "endpoint_delete",
-    "flavor_create",
-    "flavor_delete",
-    "network_create",
-    "network_update",
-    "network_delete",
-    "subnet_create",
-    "subnet_update",
-    "subnet_delete",
-    "router_create",
-    "router_update",
-    "router_add_interface",
-    "router_delete",
-    "security_group_rule_create",
-    "keypair_create",
-    "keypair_delete",
-    "image_create",
-    "server_group_create",
-    "server_create",
-    "server_start",
-    "server_delete",
-    "floating_ip_create",
-)
+PUBLIC = [
+    name
+    for name, function in vars(module).items()
+    if inspect.isfunction(function) and not name.startswith("_") and function.__module__ == module.__name__
+]
+WRITES = [
+    name
+    for name in PUBLIC
+    if name.split("_")[-1]
+    in ("create", "update", "delete", "grant", "revoke", "start", "attach", "detach", "interface")
+]
+READS = [name for name in PUBLIC if name not in WRITES]
 WHERE = {"domain": "default", "cloud": None}
 
 
 @pytest.fixture
+def exec_mod():
+    """The execution module as a mock with the real one's functions and signatures."""
+    return create_autospec(types.SimpleNamespace(**{name: getattr(module, name) for name in PUBLIC}))
+
+
+@pytest.fixture
 def configure_loader_modules(opts, exec_mod):
-    salt_dunder = {f"openstack.{name}": getattr(exec_mod, name) for name in READS + WRITES}
+    salt_dunder = {f"openstack.{name}": getattr(exec_mod, name) for name in PUBLIC}
     return {openstack: {"__opts__": opts, "__salt__": salt_dunder}}
 
 
@@ -99,7 +69,9 @@ def test_project_created(exec_mod):
         "comment": "project demo created",
         "changes": {"old": None, "new": {"description": "The demo", "is_enabled": True}},
     }
-    assert writes(exec_mod) == [("project_create", ("demo",), dict(description="The demo", **WHERE))]
+    assert writes(exec_mod) == [
+        ("project_create", (), dict(name="demo", description="The demo", is_enabled=True, **WHERE))
+    ]
 
 
 def test_project_as_wanted_changes_nothing(exec_mod):
@@ -113,7 +85,7 @@ def test_project_description_updated(exec_mod):
     exec_mod.project_get.return_value = {"id": "p1", "name": "demo", "description": "old", "is_enabled": True}
     ret = openstack.project_present("demo", description="new")
     assert ret["changes"] == {"old": {"description": "old"}, "new": {"description": "new"}}
-    assert writes(exec_mod) == [("project_update", ("demo",), dict(description="new", **WHERE))]
+    assert writes(exec_mod) == [("project_update", (), dict(name="demo", description="new", **WHERE))]
 
 
 def test_test_mode_writes_nothing(opts, exec_mod):
@@ -160,7 +132,7 @@ def test_user_password_reset_when_keystone_refuses_it(exec_mod):
     ret = openstack.user_present("glance", "s3cret", default_project="service")
     assert "s3cret" not in repr(ret)
     assert ret["changes"] == {"old": {"password": "(another)"}, "new": {"password": openstack.HIDDEN}}
-    assert writes(exec_mod) == [("user_update", ("glance",), dict(password="s3cret", default_project=None, **WHERE))]
+    assert writes(exec_mod) == [("user_update", ("glance",), dict(password="s3cret", **WHERE))]
 
 
 def test_user_default_project_moved(exec_mod):
@@ -168,7 +140,7 @@ def test_user_default_project_moved(exec_mod):
     exec_mod.user_password_valid.return_value = True
     ret = openstack.user_present("demo", "pw", default_project="demo")
     assert ret["changes"] == {"old": {"default_project": None}, "new": {"default_project": "demo"}}
-    assert writes(exec_mod) == [("user_update", ("demo",), dict(password=None, default_project="demo", **WHERE))]
+    assert writes(exec_mod) == [("user_update", ("demo",), dict(default_project="demo", **WHERE))]
 
 
 def test_role_granted_once(exec_mod):
@@ -199,7 +171,7 @@ def test_service_type_corrected(exec_mod):
     }
     ret = openstack.service_present("glance", type="image", description="Images")
     assert ret["changes"] == {"old": {"type": "images"}, "new": {"type": "image"}}
-    assert writes(exec_mod) == [("service_update", ("glance",), {"cloud": None, "type": "image"})]
+    assert writes(exec_mod) == [("service_update", (), {"name": "glance", "cloud": None, "type": "image"})]
 
 
 def test_service_absent_when_missing_is_a_no_op(exec_mod):
@@ -222,7 +194,7 @@ def test_endpoint_created_then_url_updated(exec_mod):
     where = {"region": "RegionOne", "cloud": None}
     assert writes(exec_mod) == [
         ("endpoint_create", ("glance", "public", "http://192.168.1.11:9292"), where),
-        ("endpoint_update", ("glance", "public", "http://192.168.1.11:9292"), where),
+        ("endpoint_update", ("glance", "public"), dict(where, url="http://192.168.1.11:9292")),
     ]
 
 
@@ -237,10 +209,10 @@ def test_flavor_of_other_sizes_is_made_again(exec_mod):
     }
     ret = openstack.flavor_present("m1.nano", vcpus=1, ram=64, disk=1)
     assert ret["changes"] == {"old": {"ram": 128}, "new": {"ram": 64}}
-    wanted = {"cloud": None, "vcpus": 1, "ram": 64, "disk": 1, "is_public": True}
+    wanted = {"name": "m1.nano", "cloud": None, "vcpus": 1, "ram": 64, "disk": 1, "is_public": True}
     assert writes(exec_mod) == [
-        ("flavor_delete", ("m1.nano",), {"cloud": None}),
-        ("flavor_create", ("m1.nano",), wanted),
+        ("flavor_delete", (), {"name": "m1.nano", "cloud": None}),
+        ("flavor_create", (), wanted),
     ]
 
 
@@ -253,8 +225,9 @@ def test_network_created_with_its_provider_attributes(exec_mod):
     assert writes(exec_mod) == [
         (
             "network_create",
-            ("public",),
+            (),
             {
+                "name": "public",
                 "cloud": None,
                 "provider_network_type": "flat",
                 "provider_physical_network": "physnet",
@@ -280,7 +253,7 @@ def test_network_of_another_type_is_refused_not_replaced(exec_mod):
         "public", provider_network_type="flat", provider_physical_network="physnet", is_router_external=True
     )
     assert ret["result"] is False
-    assert "provider_network_type=vxlan" in ret["comment"]
+    assert "exists with provider_network_type=vxlan, provider_physical_network=None, which cannot" in ret["comment"]
     assert writes(exec_mod) == []
 
 
@@ -296,7 +269,7 @@ def test_network_external_flag_updated(exec_mod):
     }
     ret = openstack.network_present("public", provider_network_type="flat", is_router_external=True)
     assert ret["changes"] == {"old": {"is_router_external": False}, "new": {"is_router_external": True}}
-    assert writes(exec_mod) == [("network_update", ("public",), {"cloud": None, "is_router_external": True})]
+    assert writes(exec_mod) == [("network_update", (), {"name": "public", "cloud": None, "is_router_external": True})]
 
 
 SUBNET = {
@@ -305,7 +278,7 @@ SUBNET = {
     "network_id": "n1",
     "cidr": "10.0.0.0/24",
     "gateway_ip": "10.0.0.1",
-    "is_dhcp_enabled": True,
+    "enable_dhcp": True,
     "dns_nameservers": [],
     "allocation_pools": [{"start": "10.0.0.2", "end": "10.0.0.254"}],
 }
@@ -318,13 +291,20 @@ def test_subnet_created_then_as_wanted(exec_mod):
     assert ret["result"] is True and ret["comment"] == "subnet demo-subnet created"
     assert ret["changes"] == {
         "old": None,
-        "new": {"cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.1", "is_dhcp_enabled": True},
+        "new": {"cidr": "10.0.0.0/24", "gateway_ip": "10.0.0.1", "enable_dhcp": True},
     }
     assert writes(exec_mod) == [
         (
             "subnet_create",
-            ("demo-subnet", "demo-net", "10.0.0.0/24"),
-            {"cloud": None, "gateway_ip": "10.0.0.1", "is_dhcp_enabled": True},
+            (),
+            {
+                "name": "demo-subnet",
+                "network": "demo-net",
+                "cidr": "10.0.0.0/24",
+                "cloud": None,
+                "gateway_ip": "10.0.0.1",
+                "enable_dhcp": True,
+            },
         )
     ]
     exec_mod.reset_mock()
@@ -332,7 +312,7 @@ def test_subnet_created_then_as_wanted(exec_mod):
     ret = openstack.subnet_present("demo-subnet", network="demo-net", cidr="10.0.0.0/24", gateway_ip="10.0.0.1")
     assert ret["result"] is True and ret["changes"] == {}
     assert writes(exec_mod) == []
-    exec_mod.subnet_get.assert_called_once_with("demo-subnet", **SUBNET_WHERE)
+    exec_mod.subnet_get.assert_called_once_with(name="demo-subnet", **SUBNET_WHERE)
 
 
 def test_subnet_dhcp_dns_and_pools_updated(exec_mod):
@@ -347,14 +327,16 @@ def test_subnet_dhcp_dns_and_pools_updated(exec_mod):
         allocation_pools=pools,
     )
     assert ret["changes"] == {
-        "old": {"is_dhcp_enabled": True, "dns_nameservers": [], "allocation_pools": SUBNET["allocation_pools"]},
-        "new": {"is_dhcp_enabled": False, "dns_nameservers": ["9.9.9.9"], "allocation_pools": pools},
+        "old": {"enable_dhcp": True, "dns_nameservers": [], "allocation_pools": SUBNET["allocation_pools"]},
+        "new": {"enable_dhcp": False, "dns_nameservers": ["9.9.9.9"], "allocation_pools": pools},
     }
     assert writes(exec_mod) == [
         (
             "subnet_update",
-            ("demo-subnet",),
-            dict(SUBNET_WHERE, is_dhcp_enabled=False, dns_nameservers=["9.9.9.9"], allocation_pools=pools),
+            (),
+            dict(
+                SUBNET_WHERE, name="demo-subnet", enable_dhcp=False, dns_nameservers=["9.9.9.9"], allocation_pools=pools
+            ),
         )
     ]
 
@@ -363,7 +345,9 @@ def test_subnet_of_another_cidr_is_refused_not_replaced(exec_mod):
     exec_mod.subnet_get.return_value = SUBNET
     ret = openstack.subnet_present("demo-subnet", network="demo-net", cidr="10.0.1.0/24")
     assert ret["result"] is False and ret["changes"] == {}
-    assert "exists with cidr 10.0.0.0/24, which Neutron cannot change" in ret["comment"]
+    assert ret["comment"] == (
+        "subnet demo-subnet exists with cidr=10.0.0.0/24, which cannot be changed: delete it to make it again"
+    )
     assert writes(exec_mod) == []
 
 
@@ -377,7 +361,7 @@ def test_subnet_absent(exec_mod):
     exec_mod.subnet_get.return_value = SUBNET
     ret = openstack.subnet_absent("demo-subnet", network="demo-net")
     assert ret["comment"] == "subnet demo-subnet deleted" and ret["changes"] == {"old": SUBNET, "new": None}
-    assert writes(exec_mod) == [("subnet_delete", ("demo-subnet",), SUBNET_WHERE)]
+    assert writes(exec_mod) == [("subnet_delete", (), dict(SUBNET_WHERE, name="demo-subnet"))]
 
 
 def test_router_created_with_gateway_and_each_interface_once(exec_mod):
@@ -444,7 +428,7 @@ def test_router_absent(exec_mod):
         "interfaces": ["demo-subnet"],
     }
     assert openstack.router_absent("demo-router")["comment"] == "router demo-router deleted"
-    assert writes(exec_mod) == [("router_delete", ("demo-router",), {"cloud": None})]
+    assert writes(exec_mod) == [("router_delete", (), {"name": "demo-router", "cloud": None})]
 
 
 SSH_RULE = {
@@ -479,7 +463,7 @@ def test_keypair_created_then_as_wanted(exec_mod):
     exec_mod.keypair_get.return_value = None
     ret = openstack.keypair_present("demo-key", KEY + "\n")
     assert ret["comment"] == "keypair demo-key created"
-    assert writes(exec_mod) == [("keypair_create", ("demo-key", KEY + "\n"), {"cloud": None})]
+    assert writes(exec_mod) == [("keypair_create", (), {"name": "demo-key", "public_key": KEY + "\n", "cloud": None})]
     exec_mod.reset_mock()
     exec_mod.keypair_get.return_value = {"id": "demo-key", "name": "demo-key", "public_key": KEY}
     assert openstack.keypair_present("demo-key", KEY + "\n")["changes"] == {}
@@ -492,8 +476,8 @@ def test_keypair_of_another_key_is_replaced(exec_mod):
     assert ret["comment"] == "keypair demo-key replaced"
     assert ret["changes"] == {"old": {"public_key": "ssh-rsa OLD old"}, "new": {"public_key": KEY}}
     assert writes(exec_mod) == [
-        ("keypair_delete", ("demo-key",), {"cloud": None}),
-        ("keypair_create", ("demo-key", KEY), {"cloud": None}),
+        ("keypair_delete", (), {"name": "demo-key", "cloud": None}),
+        ("keypair_create", (), {"name": "demo-key", "public_key": KEY, "cloud": None}),
     ]
 
 
@@ -641,7 +625,7 @@ def test_server_boot_failure_fails_the_state(exec_mod):
 def test_server_absent(exec_mod):
     exec_mod.server_get.return_value = server_state("ACTIVE")
     assert openstack.server_absent("demo1")["changes"] == {"old": server_state("ACTIVE"), "new": None}
-    assert writes(exec_mod) == [("server_delete", ("demo1",), {"cloud": None})]
+    assert writes(exec_mod) == [("server_delete", (), {"name": "demo1", "timeout": 600, "cloud": None})]
 
 
 def test_floating_ip_allocated_once_with_its_address(exec_mod):
@@ -720,7 +704,9 @@ def test_server_group_created_then_as_wanted(exec_mod):
     exec_mod.server_group_get.return_value = None
     ret = openstack.server_group_present("demo-spread")
     assert ret["result"] is True and ret["comment"] == "server group demo-spread created"
-    assert writes(exec_mod) == [("server_group_create", ("demo-spread", "anti-affinity"), {"cloud": None})]
+    assert writes(exec_mod) == [
+        ("server_group_create", (), {"name": "demo-spread", "policy": "anti-affinity", "cloud": None})
+    ]
     exec_mod.reset_mock()
     exec_mod.server_group_get.return_value = {"id": "g1", "name": "demo-spread", "policy": "anti-affinity"}
     assert openstack.server_group_present("demo-spread")["changes"] == {}
@@ -730,7 +716,7 @@ def test_server_group_created_then_as_wanted(exec_mod):
 def test_server_group_of_another_policy_fails(exec_mod):
     exec_mod.server_group_get.return_value = {"id": "g1", "name": "demo-spread", "policy": "affinity"}
     ret = openstack.server_group_present("demo-spread", policy="anti-affinity")
-    assert ret["result"] is False and "exists with policy affinity" in ret["comment"]
+    assert ret["result"] is False and "exists with policy=affinity, which cannot be changed" in ret["comment"]
     assert writes(exec_mod) == []
 
 
@@ -792,3 +778,173 @@ def test_new_resources_updated_or_deleted_in_test_mode_write_nothing(opts, exec_
     ret = getattr(openstack, state)(*args, **kwargs)
     assert ret["result"] is None and ret["changes"]
     assert writes(exec_mod) == []
+
+
+def test_the_mock_refuses_what_the_module_does_not_take(exec_mod):
+    with pytest.raises(TypeError):
+        exec_mod.project_create("demo", colour="red")
+    with pytest.raises(TypeError):
+        exec_mod.volume_attach("demo1")
+
+
+# minimal arguments of each generated state: {kind: (args, kwargs)}
+MINIMAL = {
+    "project": ((), {}),
+    "service": ((), {"type": "image"}),
+    "flavor": ((), {"vcpus": 1, "ram": 64}),
+    "keypair": ((), {"public_key": KEY}),
+    "server_group": ((), {}),
+    "network": ((), {}),
+    "subnet": ((), {"network": "demo-net", "cidr": "10.0.0.0/24"}),
+    "port": ((), {"network": "demo-net", "fixed_ips": [{"subnet": "demo-subnet", "ip_address": "10.0.0.11"}]}),
+    "security_group": ((), {}),
+    "volume_type": ((), {}),
+    "volume": ((), {"size": 1, "image": "cirros"}),
+    "volume_snapshot": ((), {"volume": "data1"}),
+    "load_balancer": ((), {"vip_subnet": "demo-subnet"}),
+    "listener": ((), {"load_balancer": "web-lb", "protocol_port": 443}),
+    "pool": ((), {"load_balancer": "web-lb", "listener": "web-https"}),
+    "member": ((), {"pool": "web-pool", "address": "10.0.0.21", "protocol_port": 8080}),
+    "health_monitor": ((), {"pool": "web-pool", "timeout": 2}),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(MINIMAL))
+def test_each_generated_state_creates_then_deletes_with_arguments_the_module_takes(exec_mod, kind):
+    args, kwargs = MINIMAL[kind]
+    getattr(exec_mod, f"{kind}_get").return_value = None
+    ret = getattr(openstack, f"{kind}_present")("x", *args, **kwargs)
+    assert ret["result"] is True and ret["comment"].endswith(" created"), ret
+    [(name, _, called)] = writes(exec_mod)
+    assert name == f"{kind}_create" and called["name"] == "x"
+    assert {key: called[key] for key in kwargs} == kwargs
+    exec_mod.reset_mock()
+    getattr(exec_mod, f"{kind}_get").return_value = {"id": "i1", "name": "x"}
+    scope = module.KINDS[kind].scope
+    ret = getattr(openstack, f"{kind}_absent")("x", **{k: v for k, v in kwargs.items() if k in scope})
+    assert ret["result"] is True and ret["comment"].endswith(" deleted"), ret
+    assert [name for name, _, _ in writes(exec_mod)] == [f"{kind}_delete"]
+
+
+def test_a_resource_in_a_failed_status_fails_its_state(exec_mod):
+    exec_mod.volume_get.return_value = {"id": "v1", "name": "data1", "size": 1, "status": "error"}
+    ret = openstack.volume_present("data1", size=1)
+    assert ret == {
+        "name": "data1",
+        "result": False,
+        "changes": {},
+        "comment": "volume data1 is in error: delete it to make it again",
+    }
+
+
+def test_dict_fields_are_compared_on_the_keys_given(exec_mod):
+    exec_mod.flavor_get.return_value = {
+        "id": "f1",
+        "name": "m1.nano",
+        "vcpus": 1,
+        "ram": 64,
+        "disk": 0,
+        "is_public": True,
+        "extra_specs": {"hw:mem_page_size": "small", "other": "1"},
+    }
+    assert (
+        openstack.flavor_present("m1.nano", vcpus=1, ram=64, extra_specs={"hw:mem_page_size": "small"})["changes"] == {}
+    )
+    ret = openstack.flavor_present("m1.nano", vcpus=1, ram=64, extra_specs={"hw:mem_page_size": "large"})
+    assert ret["changes"] == {
+        "old": {"extra_specs": {"hw:mem_page_size": "small"}},
+        "new": {"extra_specs": {"hw:mem_page_size": "large"}},
+    }
+    assert writes(exec_mod) == [
+        ("flavor_update", (), {"name": "m1.nano", "extra_specs": {"hw:mem_page_size": "large"}, "cloud": None})
+    ]
+
+
+def test_volume_attached_once(exec_mod):
+    exec_mod.volume_attachments.return_value = {}
+    ret = openstack.volume_attached("data1", server="demo1")
+    assert ret["comment"] == "attachment of volume data1 to server demo1 created"
+    assert writes(exec_mod) == [("volume_attach", ("demo1", "data1"), {"timeout": 600, "cloud": None})]
+    exec_mod.reset_mock()
+    exec_mod.volume_attachments.return_value = {"data1": "/dev/vdb"}
+    assert openstack.volume_attached("data1", server="demo1")["changes"] == {}
+    assert writes(exec_mod) == []
+
+
+def test_image_tags_and_properties_updated(exec_mod, image_file):
+    filename, checksum = image_file
+    exec_mod.image_get.return_value = active_image(checksum, tags=["old"], properties={"os_distro": "x", "stores": "f"})
+    ret = openstack.image_present("cirros", filename, tags=["amphora"], properties={"os_distro": "x"})
+    assert ret["changes"] == {"old": {"tags": ["old"]}, "new": {"tags": ["amphora"]}}
+    assert writes(exec_mod) == [("image_update", ("cirros",), {"cloud": None, "tags": ["amphora"]})]
+
+
+# -- the states on the real execution module, against the fake APIs -----------
+
+
+@pytest.fixture
+def api(tmp_path, monkeypatch):
+    with OpenStackAPI() as api:
+        monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(api.clouds_yaml(tmp_path / "clouds.yaml")))
+        monkeypatch.setattr(module.sdk, "POLL_INTERVAL", 0)
+        yield api
+
+
+@pytest.fixture
+def real(api, opts):
+    """The state module on the real execution module, its cloud the fake's admin."""
+    config = {"openstack:cloud": "fake-admin"}
+    with (
+        patch.dict(
+            module.__dict__,
+            {"__salt__": {"config.get": lambda key, default=None: config.get(key, default)}, "__context__": {}},
+        ),
+        patch.dict(openstack.__dict__, {"__salt__": {f"openstack.{name}": getattr(module, name) for name in PUBLIC}}),
+    ):
+        yield api
+
+
+def written(api):
+    return [
+        request
+        for request in api.requests
+        if request[0] in ("POST", "PUT", "PATCH", "DELETE") and "auth/tokens" not in request[1]
+    ]
+
+
+def test_a_listing_that_fails_on_its_second_page_fails_the_state_with_the_apis_message(real):
+    for name in ("m1.a", "m1.b", "m1.c", "m1.d"):
+        module.flavor_create(name, 1, 64)
+    real.fail("GET", r"/flavors/detail\?.*marker=", 503, "The server is currently unavailable. Please try again later.")
+    ret = openstack.flavor_present("m1.tiny", vcpus=1, ram=64)
+    assert ret["result"] is False and ret["changes"] == {}
+    assert ret["comment"].startswith("flavor m1.tiny: HttpException: 503")
+    assert ret["comment"].endswith("The server is currently unavailable. Please try again later.")
+
+
+def test_volume_and_load_balancer_states_are_idempotent_and_test_mode_writes_nothing(real, opts):
+    module.network_create("demo-net")
+    module.subnet_create("demo-subnet", "demo-net", "10.0.0.0/24")
+    states = [
+        ("volume_present", ("data1",), {"size": 1}),
+        ("load_balancer_present", ("web-lb",), {"vip_subnet": "demo-subnet"}),
+        ("listener_present", ("web-http",), {"load_balancer": "web-lb"}),
+        ("pool_present", ("web-pool",), {"load_balancer": "web-lb", "listener": "web-http"}),
+        ("member_present", ("web1",), {"pool": "web-pool", "address": "10.0.0.21", "protocol_port": 80}),
+        ("health_monitor_present", ("web-check",), {"pool": "web-pool"}),
+    ]
+    opts["test"] = True
+    before = len(written(real))
+    assert [getattr(openstack, state)(*args, **kwargs)["result"] for state, args, kwargs in states[:2]] == [None, None]
+    assert len(written(real)) == before
+    opts["test"] = False
+    for state, args, kwargs in states:
+        ret = getattr(openstack, state)(*args, **kwargs)
+        assert ret["result"] is True and ret["comment"].endswith("created"), ret
+    before = len(written(real))
+    for state, args, kwargs in states:
+        assert getattr(openstack, state)(*args, **kwargs)["changes"] == {}
+    assert len(written(real)) == before
+    ret = openstack.pool_present("web-pool", load_balancer="web-lb", listener="web-http", lb_algorithm="SOURCE_IP")
+    assert ret["changes"] == {"old": {"lb_algorithm": "ROUND_ROBIN"}, "new": {"lb_algorithm": "SOURCE_IP"}}
+    assert openstack.load_balancer_absent("web-lb")["comment"] == "load balancer web-lb deleted"
