@@ -39,7 +39,11 @@ HIDDEN = "********"
 
 
 def _load(name):
-    """``<name>.py`` of the repository's _utils/ or the minion's extension utils/, by path."""
+    """
+    ``<name>.py`` of the repository's _utils/ or the minion's extension
+    utils/, by path (as the execution module loads its machinery: what
+    loads the shared code cannot itself be shared).
+    """
     base = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     path = next(p for p in (os.path.join(base, d, f"{name}.py") for d in ("_utils", "utils")) if os.path.isfile(p))
     spec = importlib.util.spec_from_file_location(f"{__name__}.{name}", path)
@@ -48,6 +52,7 @@ def _load(name):
     return module
 
 
+# The table the generated states are made of.
 kinds = _load("openstack_kinds")
 
 
@@ -235,34 +240,27 @@ def user_present(name, password, default_project=None, domain="default", cloud=N
     )
 
 
+def _role(name, user, project, domain, cloud, granted):
+    """``user`` has (``granted``) or has not the role ``name`` on ``project``."""
+    args, where = (name, user, project), {"domain": domain, "cloud": cloud}
+    what = f"role {name} of {user} on {project}"
+    current = {"granted": True} if __salt__["openstack.role_granted"](*args, **where) else None
+    if granted:
+        grant = lambda: __salt__["openstack.role_grant"](*args, **where)  # noqa: E731
+        return _present(name, what, current, {"granted": True}, grant, None)
+    return _absent(name, what, current, lambda: __salt__["openstack.role_revoke"](*args, **where))
+
+
 @_api_errors_fail
 def role_granted(name, user, project, domain="default", cloud=None):
     """``user`` has the role ``name`` on ``project``."""
-    args = (name, user, project)
-    where = {"domain": domain, "cloud": cloud}
-    granted = __salt__["openstack.role_granted"](*args, **where)
-    return _present(
-        name,
-        f"role {name} of {user} on {project}",
-        {"granted": True} if granted else None,
-        {"granted": True},
-        lambda: __salt__["openstack.role_grant"](*args, **where),
-        None,
-    )
+    return _role(name, user, project, domain, cloud, granted=True)
 
 
 @_api_errors_fail
 def role_revoked(name, user, project, domain="default", cloud=None):
     """``user`` does not have the role ``name`` on ``project``."""
-    args = (name, user, project)
-    where = {"domain": domain, "cloud": cloud}
-    granted = __salt__["openstack.role_granted"](*args, **where)
-    return _absent(
-        name,
-        f"role {name} of {user} on {project}",
-        {"granted": True} if granted else None,
-        lambda: __salt__["openstack.role_revoke"](*args, **where),
-    )
+    return _role(name, user, project, domain, cloud, granted=False)
 
 
 @_api_errors_fail

@@ -119,6 +119,11 @@ class OpenStackAPI(server.FakeAPI, openstack_services.Services):
 
     # -- state --------------------------------------------------------------
 
+    @staticmethod
+    def error(*args):
+        """The ApiError (service, status, message, Neutron's type) to raise."""
+        return ApiError(*args)
+
     def add(self, collection, resource):
         if collection in self.broken:  # it fails on its way: the status given instead of the next one
             resource["_steps"] = [self.broken.pop(collection)]
@@ -165,6 +170,12 @@ class OpenStackAPI(server.FakeAPI, openstack_services.Services):
     # -- answering ------------------------------------------------------------
 
     def respond(self, method, url, headers, raw):
+        status, payload, content_type, *extra = self.answer(method, url, headers, raw)
+        if method == "HEAD":  # headers only, an error's too: a body would be read as the next response
+            payload = b""
+        return status, payload, content_type, *extra
+
+    def answer(self, method, url, headers, raw):
         service = self.service_of(url.path)
         target = url.path + ("?" + url.query if url.query else "")
         try:
@@ -186,7 +197,7 @@ class OpenStackAPI(server.FakeAPI, openstack_services.Services):
         except Exception as exc:  # pylint: disable=broad-except  (a bug of the fake: an API's 500, with its cause)
             return ApiError(service, 500, f"fake failure: {exc!r}").reply()
         status, document, *extra = answer
-        payload = b"" if document is None or method == "HEAD" else json.dumps(document).encode()
+        payload = b"" if document is None else json.dumps(document).encode()
         return status, payload, "application/json" if payload else None, *extra
 
     @staticmethod
