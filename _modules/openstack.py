@@ -14,6 +14,12 @@ the table is below it: password checks, role grants, compute hosts, image
 uploads, servers, router interfaces, security group rules, floating IPs
 and volume attachments.
 
+The table and the machinery (``openstack_sdk.py``) live in ``_utils/`` and
+are loaded by path: the state module shares the table, and Salt syncs
+``_utils`` to the minions. This file is named as it loads; it imports the
+SDK by name (``importlib.import_module("openstack")``), which Salt's loader
+and the tests (they load it by path) resolve to openstacksdk.
+
 Each function takes ``cloud``, a name from ``/etc/openstack/clouds.yaml``;
 without it the minion's ``openstack:cloud`` config value, else
 ``saltlab-admin``. Resources are named, references too (a subnet's
@@ -520,7 +526,7 @@ def _attachment(server, volume, cloud, timeout, attach):
     server_, volume_ = _find(conn, "server", server), _find(conn, "volume", volume)
     if attach:
         what = f"attaching volume {volume} to server {server}"
-        sdk.call(what, conn.compute.create_volume_attachment, server_, volume_id=volume_.id)
+        sdk.call(what, conn.compute.create_volume_attachment, server_, volume=volume_)
     else:
         what = f"detaching volume {volume} from server {server}"
         sdk.call(what, conn.compute.delete_volume_attachment, server_, volume_.id, ignore_missing=False)

@@ -6,9 +6,10 @@ how a resource is looked up (its key and scope), the fields compared and
 returned, the references resolved by name, and what cannot be changed.
 
 Plain data: no Salt dunders, no openstacksdk import. Both modules load this
-file by path (``load_kinds``), beside them in the repository (``_utils/``)
-or in the minion's extension modules (``utils/``), so that one table serves
-both; Salt's loader also loads it as a utils module, which is harmless.
+file by path (their ``_load``), from the repository's ``_utils/`` or the
+minion's extension modules' ``utils/`` (where Salt syncs ``_utils``), so
+that one table serves both; Salt's loader also loads it as a utils module,
+which is harmless.
 
 A field is ``F(attr, default, ...)``: ``attr`` the SDK attribute (None: the
 same name), ``default`` its value when the caller gives none (REQUIRED: the

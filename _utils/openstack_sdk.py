@@ -201,14 +201,17 @@ def await_status(conn, kind, resource, what, timeout, attrs, status=None):
     """
     attr, target, failures = status or kind.status
     deadline = time.monotonic() + timeout
-    while getattr(resource, attr) != target:
-        seen = getattr(resource, attr)
+    # what a create answers may lack the status (Nova's): then look at once
+    looked = getattr(resource, attr) is not None
+    while (seen := getattr(resource, attr)) != target:
         if seen in failures:
             why = f": {FAULT[kind.name](resource)}" if kind.name in FAULT else f", not {target}"
             raise CommandExecutionError(f"{what} is in {seen}{why}")
-        if time.monotonic() >= deadline:
+        if looked and time.monotonic() >= deadline:
             raise CommandExecutionError(f"{what} is still {seen} after {timeout} s, not {target}")
-        time.sleep(POLL_INTERVAL)
+        if looked:
+            time.sleep(POLL_INTERVAL)
+        looked = True
         resource = call(f"waiting for {what} to be {target}", _method(conn, kind, 4), resource, *_parent(kind, attrs))
     return resource
 

@@ -212,15 +212,14 @@ class Services(Network, Storage):
         }
         self.add("servers", server)
         if self.server_fault:
-            server["_steps"] = [{"status": "ERROR", "fault": {"code": 500, "message": self.server_fault}}]
+            server.setdefault("_steps", [{"status": "ERROR", "fault": {"code": 500, "message": self.server_fault}}])
         else:
             port = self.new_port(
                 {"network_id": network["id"], "device_id": server["id"], "device_owner": "compute:nova"}
             )
             address = [{"addr": ip["ip_address"], "version": 4, "OS-EXT-IPS:type": "fixed"} for ip in port["fixed_ips"]]
-            server["_steps"] = [
-                {"status": "ACTIVE", "addresses": {network["name"]: address}, "OS-EXT-SRV-ATTR:host": "compute1"}
-            ]
+            ready = {"status": "ACTIVE", "addresses": {network["name"]: address}, "OS-EXT-SRV-ATTR:host": "compute1"}
+            server.setdefault("_steps", [ready])
         return 202, {"server": {"id": server["id"], "links": [], "adminPass": "x", "OS-DCF:diskConfig": "MANUAL"}}
 
     def attachments(self, method, server, parts, body):
