@@ -237,10 +237,12 @@ def _await_gone(conn, kind, resource, what, timeout, attrs):
 
 
 def get(conn, kind, values):
+    """The one found by ``values`` (key and scope), read; None when there is none."""
     return read(conn, kind, lookup(conn, kind, values))
 
 
 def list_(conn, kind, values):
+    """Every one of the scope ``values``, read."""
     attrs = where(conn, kind, values, need=True)
     return [read(conn, kind, found) for found in _listing(conn, kind, attrs, f"listing {kind.label}s")]
 
@@ -255,6 +257,7 @@ def _matches(current, wanted):
 
 
 def find(conn, kind, values, filters):
+    """The one of the scope whose read fields match ``filters``; None, or an error when several do."""
     filters = {key: value for key, value in filters.items() if not key.startswith("__")}
     found = [item for item in list_(conn, kind, values) if all(_matches(item.get(k), v) for k, v in filters.items())]
     if len(found) > 1:
@@ -264,12 +267,14 @@ def find(conn, kind, values, filters):
 
 
 def create(conn, kind, values, fields, timeout=None):
+    """Make it with the ``fields`` given (None: not sent), await its status, set what is set apart; it read."""
     what = _what(kind, values)
     attrs = where(conn, kind, values, need=True)
     after = {field: fields.pop(field) for field in list(fields) if (kind.name, field) in AFTER}
     body = dict(attrs, **_attrs(conn, kind, {k: v for k, v in fields.items() if v is not None}, values))
     parent = _parent(kind, attrs)
-    body.pop(kind.attr(kind.parent), None) if kind.parent else None
+    if kind.parent:  # given as the method's first argument, not in the body
+        body.pop(kind.attr(kind.parent))
     created = call(f"creating {what}", _method(conn, kind, 1), *parent, **body)
     if kind.status:
         created = await_status(conn, kind, created, what, timeout, attrs)
@@ -280,6 +285,7 @@ def create(conn, kind, values, fields, timeout=None):
 
 
 def update(conn, kind, values, fields):
+    """Set the ``fields`` given (None too) on the one found by ``values``; it read."""
     what = _what(kind, values)
     found = lookup(conn, kind, values, need=True)
     attrs = where(conn, kind, values, need=True)
@@ -295,6 +301,7 @@ def update(conn, kind, values, fields):
 
 
 def delete(conn, kind, values, timeout=None):
+    """Delete the one found by ``values``, and await its going when the kind says so."""
     what = _what(kind, values)
     found = lookup(conn, kind, values, need=True)
     attrs = where(conn, kind, values, need=True)
