@@ -1,8 +1,13 @@
 """
-Shared test set-up: the repository root, and the repo's Salt extension
-directories on sys.path so tests import them as Salt's loader would name
-them (``import nspawn``, ``import saltlab_cloud``), and tools/ for the lab driver (``from lab import Lab``);
-the fixtures the state modules' and the cloud drivers' unit tests share.
+Shared test set-up: the repository root, and the repo's cloud drivers and
+utils on sys.path so tests import them as Salt's loader would name them
+(``import nspawn``, ``import saltlab_cloud``), and tools/ for the lab driver
+(``from lab import Lab``); the fixtures the state modules' and the cloud
+drivers' unit tests share.
+
+``_modules`` and ``_states`` are not on sys.path: their files are named as
+they load (``openstack.py``), which would shadow packages of that name (the
+openstacksdk). Tests load them by path (``extensions.load``).
 """
 
 import pathlib
@@ -14,7 +19,7 @@ import pytest
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 
-for extension_dir in ("_clouds", "_modules", "_states", "_utils", "tools"):
+for extension_dir in ("_clouds", "_utils", "tools"):
     sys.path.insert(0, str(REPO / extension_dir))
 
 

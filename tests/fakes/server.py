@@ -8,7 +8,8 @@ fake by hand.
 A fake subclasses :class:`FakeAPI` and gives ``handle(method, path, query,
 body)`` → ``(status, JSON document or None)``, ``authorize(headers)``
 (raises its :class:`ApiError` to refuse), ``bad_json()`` (the error for a
-body that is not JSON) and, for paths outside its API, ``respond``.
+body that is not JSON) and, for paths outside its API, ``respond`` (which
+may answer a fourth element: more response headers).
 """
 
 import argparse
@@ -89,6 +90,9 @@ class FakeAPI:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out in two writes: without this, each
+            # keep-alive request waits out the client's delayed ACK
+            disable_nagle_algorithm = True
 
             def _serve(self):
                 url = urllib.parse.urlsplit(self.path)
@@ -96,10 +100,12 @@ class FakeAPI:
                 raw = self.rfile.read(length) if length else b""
                 with api._lock:
                     api.requests.append((self.command, url.path))
-                    status, payload, content_type = api.respond(self.command, url, self.headers, raw)
+                    status, payload, content_type, *extra = api.respond(self.command, url, self.headers, raw)
                 self.send_response(status)
                 if content_type:
                     self.send_header("Content-Type", content_type)
+                for header, value in (extra[0] if extra else {}).items():
+                    self.send_header(header, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 self.wfile.write(payload)

@@ -979,7 +979,7 @@ def push_tree(tmp_path):
     tree = tmp_path / "checkout"
     (tree / "tools").mkdir(parents=True)
     shutil.copy(REPO / "tools/push", tree / "tools/push")
-    for part in ("salt", "pillar", "_modules"):
+    for part in ("salt", "pillar", "_modules", "_utils"):
         (tree / part).mkdir()
     (tree / "pillar/secrets.sls").write_text("{}\n")
     shims = tmp_path / "bin"
@@ -1013,8 +1013,11 @@ def test_push_logs_in_as_root_by_default(push_tree):
     assert [c[-1] for c in rsyncs] == [
         "root@10.99.0.12:/srv/saltlab/salt/",
         "root@10.99.0.12:/srv/saltlab/salt/_modules/",
+        "root@10.99.0.12:/srv/saltlab/salt/_utils/",
         "root@10.99.0.12:/srv/saltlab/pillar/",
     ]
+    # of _utils, only the openstack modules' table and machinery
+    assert rsyncs[2][1:-2][-2:] == ["--include=openstack_*.py", "--exclude=*"]
     assert not any(a.startswith("--rsync-path") for c in rsyncs for a in c)
 
 
@@ -1032,7 +1035,7 @@ def test_push_uses_sudo_for_another_user(push_tree, args, bastion):
         "sudo install -d -m 0755 /srv/saltlab && sudo install -d -m 0700 /srv/saltlab/pillar",
     ]
     rsyncs = [c for c in calls if c[0] == "rsync"]
-    assert len(rsyncs) == 3
+    assert len(rsyncs) == 4
     for call in rsyncs:
         assert "--rsync-path=sudo rsync" in call and call[-1].startswith("stack@203.0.113.10:/srv/saltlab/")
 

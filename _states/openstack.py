@@ -1,27 +1,33 @@
 """
-OpenStack resources as states, on the ``openstack`` execution module:
-Keystone projects, users, role grants, catalog services and endpoints, Nova
-flavors, keypairs and servers, Glance images, Neutron networks, subnets,
-routers, security group rules and floating IPs. Every state compares what
-exists with what it is given, changes only the difference, reports it in
-``changes`` and writes nothing under ``test=True``.
+OpenStack resources as states, on the ``openstack`` execution module. Each
+state compares what exists with what it is given, changes only the
+difference, reports it in ``changes`` (old and new, passwords hidden) and
+writes nothing under ``test=True`` (result None, with the changes it would
+make); an API failure fails it with the API's message, not a traceback.
+
+``<kind>_present`` and ``<kind>_absent`` are generated from the table the
+execution module is made of (``_utils/openstack_kinds.py``): project,
+service, flavor, keypair, server_group, network, subnet, port,
+security_group, volume_type, volume, volume_snapshot, load_balancer,
+listener, pool, member, health_monitor (``_absent`` also of user, image,
+router, server). A field given as None is left alone; one the service
+cannot change fails the state, or (flavors, keypairs) the resource is made
+again. Below them, the states that do not fit the table. Each takes
+``cloud`` (a name in ``clouds.yaml``), as the execution module does.
 
 .. code-block:: yaml
 
-    glance-keystone-endpoint-public:
-      openstack.endpoint_present:
-        - service: glance
-        - interface: public
-        - url: http://192.168.1.11:9292
-        - region: RegionOne
-
-Each state takes ``cloud`` (a name in ``clouds.yaml``), as the execution
-module does.
+    data1:
+      openstack.volume_present:
+        - size: 10
+        - image: cirros
 """
 
 import functools
 import hashlib
-import ipaddress
+import importlib.util
+import os
+import sys
 import time
 
 from salt.exceptions import CommandExecutionError
@@ -30,6 +36,24 @@ __virtualname__ = "openstack"
 
 # Shown in changes instead of a password.
 HIDDEN = "********"
+
+
+def _load(name):
+    """
+    ``<name>.py`` of the repository's _utils/ or the minion's extension
+    utils/, by path (as the execution module loads its machinery: what
+    loads the shared code cannot itself be shared).
+    """
+    base = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = next(p for p in (os.path.join(base, d, f"{name}.py") for d in ("_utils", "utils")) if os.path.isfile(p))
+    spec = importlib.util.spec_from_file_location(f"{__name__}.{name}", path)
+    sys.modules[spec.name] = module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+# The table the generated states are made of.
+kinds = _load("openstack_kinds")
 
 
 def __virtual__():
@@ -98,29 +122,94 @@ def _absent(name, what, current, delete):
     return ret
 
 
-@_api_errors_fail
-def project_present(name, description="", domain="default", cloud=None):
-    """The project ``name`` exists, enabled, with ``description``."""
-    where = {"domain": domain, "cloud": cloud}
-    return _present(
-        name,
-        f"project {name}",
-        __salt__["openstack.project_get"](name, **where),
-        {"description": description, "is_enabled": True},
-        lambda: __salt__["openstack.project_create"](name, description=description, **where),
-        lambda diff: __salt__["openstack.project_update"](name, **diff, **where),
-    )
+# -- generated from the table --------------------------------------------------
 
 
-@_api_errors_fail
-def project_absent(name, domain="default", cloud=None):
-    where = {"domain": domain, "cloud": cloud}
+def _what(kind, args):
+    """How comments name it: ``subnet demo-subnet``."""
+    return " ".join([kind.label] + [str(args[field]) for field in kind.key])
+
+
+def _compared(field, current, wanted):
+    """What of the current value is compared with the wanted one: of a dict, the wanted keys."""
+    if isinstance(current, dict) and isinstance(wanted, dict):
+        current = {key: current.get(key) for key in wanted}
+    return kinds.normalise(field, current)
+
+
+def _kind_present(kind, args):
+    name, cloud, what = args[next(iter(kind.key))], args["cloud"], _what(kind, args)
+    place = {field: args[field] for field in list(kind.key) + list(kind.scope)}
+    fields = {field: args[field] for field, spec in kind.fields.items() if not spec.readonly}
+    given = {field: value for field, value in fields.items() if value is not None}
+    try:
+        wanted = {field: kinds.normalise(field, value) for field, value in given.items()}
+    except ValueError as exc:
+        return _fail(name, f"{what}: {exc}")
+    current = __salt__[f"openstack.{kind.name}_get"](**place, cloud=cloud)
+    if current is not None and kind.status and current.get(kind.status[0]) in kind.status[2]:
+        return _fail(name, f"{what} is in {current[kind.status[0]]}: delete it to make it again")
+    if current is not None:
+        current = {field: _compared(field, current.get(field), value) for field, value in wanted.items()}
+    fixed = [f for f in wanted if current is not None and current[f] != wanted[f] and kind.fields[f].fixed]
+    if fixed and not kind.replace:
+        shown = ", ".join(f"{field}={current[field]}" for field in fixed)
+        return _fail(name, f"{what} exists with {shown}, which cannot be changed: delete it to make it again")
+    wait = {kind.wait_param: args[kind.wait_param]} if kind.status else {}
+
+    def create():
+        __salt__[f"openstack.{kind.name}_create"](**place, **given, **wait, cloud=cloud)
+
+    def update(diff):
+        if fixed:
+            __salt__[f"openstack.{kind.name}_delete"](**place, cloud=cloud)
+            return create()
+        return __salt__[f"openstack.{kind.name}_update"](**place, **{f: given[f] for f in diff}, cloud=cloud)
+
+    return _present(name, what, current, wanted, create, update, updated="replaced" if fixed else "updated")
+
+
+def _kind_absent(kind, args):
+    place = {field: args[field] for field in list(kind.key) + list(kind.scope)}
+    wait = {kind.wait_param: args[kind.wait_param]} if kind.wait_gone else {}
     return _absent(
-        name,
-        f"project {name}",
-        __salt__["openstack.project_get"](name, **where),
-        lambda: __salt__["openstack.project_delete"](name, **where),
+        args[next(iter(kind.key))],
+        _what(kind, args),
+        __salt__[f"openstack.{kind.name}_get"](**place, cloud=args["cloud"]),
+        lambda: __salt__[f"openstack.{kind.name}_delete"](**place, **wait, cloud=args["cloud"]),
     )
+
+
+def _state(kind, verb, params):
+    """The state ``<kind>_<verb>`` with the arguments ``params`` (Salt reads its signature)."""
+    signature = kinds.signature(params)
+
+    def state(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return (_kind_present if verb == "present" else _kind_absent)(kind, bound.arguments)
+
+    state.__name__ = state.__qualname__ = f"{kind.name}_{verb}"
+    state.__signature__ = signature
+    fixed = ", ".join(f for f, spec in kind.fields.items() if spec.fixed) or "none"
+    state.__doc__ = (
+        f"{kind.doc}: it exists with the fields given (cannot change: {fixed})."
+        if verb == "present"
+        else f"No {kind.label} of that name."
+    ) + f"\n\n.. code-block:: yaml\n\n    {kind.example.split()[0]}:\n      openstack.{kind.name}_{verb}: []\n"
+    return _api_errors_fail(state)
+
+
+ABSENT_ONLY = ("user", "image", "router", "server")
+for _kind in kinds.KINDS.values():
+    _arguments = _kind.arguments()
+    if _kind.state:
+        globals()[f"{_kind.name}_present"] = _state(_kind, "present", _arguments["create"])
+    if _kind.state or _kind.name in ABSENT_ONLY:
+        globals()[f"{_kind.name}_absent"] = _state(_kind, "absent", _arguments["delete"])
+
+
+# -- what does not fit the table -------------------------------------------------
 
 
 @_api_errors_fail
@@ -138,12 +227,8 @@ def user_present(name, password, default_project=None, domain="default", cloud=N
         current = dict(current, password=HIDDEN if valid else "(another)")
 
     def update(diff):
-        __salt__["openstack.user_update"](
-            name,
-            password=password if "password" in diff else None,
-            default_project=diff.get("default_project"),
-            **where,
-        )
+        changed = {"password": password, "default_project": default_project}
+        __salt__["openstack.user_update"](name, **{key: changed[key] for key in diff}, **where)
 
     return _present(
         name,
@@ -155,69 +240,27 @@ def user_present(name, password, default_project=None, domain="default", cloud=N
     )
 
 
-@_api_errors_fail
-def user_absent(name, domain="default", cloud=None):
-    where = {"domain": domain, "cloud": cloud}
-    return _absent(
-        name,
-        f"user {name}",
-        __salt__["openstack.user_get"](name, **where),
-        lambda: __salt__["openstack.user_delete"](name, **where),
-    )
+def _role(name, user, project, domain, cloud, granted):
+    """``user`` has (``granted``) or has not the role ``name`` on ``project``."""
+    args, where = (name, user, project), {"domain": domain, "cloud": cloud}
+    what = f"role {name} of {user} on {project}"
+    current = {"granted": True} if __salt__["openstack.role_granted"](*args, **where) else None
+    if granted:
+        grant = lambda: __salt__["openstack.role_grant"](*args, **where)  # noqa: E731
+        return _present(name, what, current, {"granted": True}, grant, None)
+    return _absent(name, what, current, lambda: __salt__["openstack.role_revoke"](*args, **where))
 
 
 @_api_errors_fail
 def role_granted(name, user, project, domain="default", cloud=None):
     """``user`` has the role ``name`` on ``project``."""
-    args = (name, user, project)
-    where = {"domain": domain, "cloud": cloud}
-    granted = __salt__["openstack.role_granted"](*args, **where)
-    return _present(
-        name,
-        f"role {name} of {user} on {project}",
-        {"granted": True} if granted else None,
-        {"granted": True},
-        lambda: __salt__["openstack.role_grant"](*args, **where),
-        None,
-    )
+    return _role(name, user, project, domain, cloud, granted=True)
 
 
 @_api_errors_fail
 def role_revoked(name, user, project, domain="default", cloud=None):
     """``user`` does not have the role ``name`` on ``project``."""
-    args = (name, user, project)
-    where = {"domain": domain, "cloud": cloud}
-    granted = __salt__["openstack.role_granted"](*args, **where)
-    return _absent(
-        name,
-        f"role {name} of {user} on {project}",
-        {"granted": True} if granted else None,
-        lambda: __salt__["openstack.role_revoke"](*args, **where),
-    )
-
-
-@_api_errors_fail
-def service_present(name, type, description="", cloud=None):  # pylint: disable=redefined-builtin
-    """The catalog has one service ``name`` of ``type``, enabled."""
-    return _present(
-        name,
-        f"service {name}",
-        __salt__["openstack.service_get"](name, cloud=cloud),
-        {"type": type, "description": description, "is_enabled": True},
-        lambda: __salt__["openstack.service_create"](name, type, description=description, cloud=cloud),
-        lambda diff: __salt__["openstack.service_update"](name, cloud=cloud, **diff),
-    )
-
-
-@_api_errors_fail
-def service_absent(name, cloud=None):
-    """No service ``name`` (Keystone deletes its endpoints with it)."""
-    return _absent(
-        name,
-        f"service {name}",
-        __salt__["openstack.service_get"](name, cloud=cloud),
-        lambda: __salt__["openstack.service_delete"](name, cloud=cloud),
-    )
+    return _role(name, user, project, domain, cloud, granted=False)
 
 
 @_api_errors_fail
@@ -230,7 +273,7 @@ def endpoint_present(name, service, interface, url, region="RegionOne", cloud=No
         __salt__["openstack.endpoint_get"](service, interface, **where),
         {"url": url},
         lambda: __salt__["openstack.endpoint_create"](service, interface, url, **where),
-        lambda _diff: __salt__["openstack.endpoint_update"](service, interface, url, **where),
+        lambda _diff: __salt__["openstack.endpoint_update"](service, interface, url=url, **where),
     )
 
 
@@ -290,141 +333,6 @@ def compute_ready(name, minimum=1, timeout=300, interval=5, cloud=None):
 
 
 @_api_errors_fail
-def flavor_present(name, vcpus, ram, disk=0, is_public=True, cloud=None):
-    """
-    The flavor ``name`` has these sizes. Nova cannot change a flavor: a
-    different one is deleted and made again (servers keep their sizes).
-    """
-    wanted = {"vcpus": vcpus, "ram": ram, "disk": disk, "is_public": is_public}
-
-    def create():
-        __salt__["openstack.flavor_create"](name, cloud=cloud, **wanted)
-
-    def replace(_diff):
-        __salt__["openstack.flavor_delete"](name, cloud=cloud)
-        create()
-
-    return _present(
-        name, f"flavor {name}", __salt__["openstack.flavor_get"](name, cloud=cloud), wanted, create, replace
-    )
-
-
-@_api_errors_fail
-def flavor_absent(name, cloud=None):
-    return _absent(
-        name,
-        f"flavor {name}",
-        __salt__["openstack.flavor_get"](name, cloud=cloud),
-        lambda: __salt__["openstack.flavor_delete"](name, cloud=cloud),
-    )
-
-
-@_api_errors_fail
-def network_present(
-    name,
-    provider_network_type=None,
-    provider_physical_network=None,
-    is_router_external=False,
-    is_shared=False,
-    mtu=None,
-    cloud=None,
-):
-    """
-    The network ``name`` exists. Its provider type and physical network are
-    fixed when it is made (a network that differs there is an error: it may
-    have ports); external, shared and MTU are updated.
-    """
-    current = __salt__["openstack.network_get"](name, cloud=cloud)
-    fixed = {"provider_network_type": provider_network_type, "provider_physical_network": provider_physical_network}
-    wanted = {"is_router_external": is_router_external, "is_shared": is_shared}
-    if mtu is not None:
-        wanted["mtu"] = mtu
-    if current is not None:
-        differ = {field: value for field, value in fixed.items() if value is not None and current[field] != value}
-        if differ:
-            return _fail(
-                name,
-                f"network {name} exists with {', '.join(f'{k}={current[k]}' for k in differ)},"
-                " which Neutron cannot change: delete the network to make it again",
-            )
-    return _present(
-        name,
-        f"network {name}",
-        current,
-        dict(fixed, **wanted) if current is None else wanted,
-        lambda: __salt__["openstack.network_create"](
-            name, cloud=cloud, **{k: v for k, v in dict(fixed, **wanted).items() if v is not None}
-        ),
-        lambda diff: __salt__["openstack.network_update"](name, cloud=cloud, **diff),
-    )
-
-
-@_api_errors_fail
-def network_absent(name, cloud=None):
-    return _absent(
-        name,
-        f"network {name}",
-        __salt__["openstack.network_get"](name, cloud=cloud),
-        lambda: __salt__["openstack.network_delete"](name, cloud=cloud),
-    )
-
-
-@_api_errors_fail
-def subnet_present(
-    name, network, cidr, gateway_ip=None, enable_dhcp=True, dns_nameservers=None, allocation_pools=None, cloud=None
-):
-    """
-    The subnet ``name`` of ``network`` has ``cidr``; DHCP, and the gateway,
-    DNS servers and allocation pools when given (else Neutron's choice), are
-    updated. Neutron cannot change a subnet's cidr: a subnet with another
-    one is an error.
-
-    .. code-block:: yaml
-
-        demo-subnet:
-          openstack.subnet_present:
-            - network: demo-net
-            - cidr: 10.0.0.0/24
-            - dns_nameservers: [9.9.9.9]
-            - allocation_pools:
-              - {start: 10.0.0.10, end: 10.0.0.200}
-    """
-    try:
-        wanted_cidr = ipaddress.ip_network(cidr, strict=False)
-    except ValueError as exc:
-        return _fail(name, f"subnet {name}: {exc}")
-    where = {"network": network, "cloud": cloud}
-    current = __salt__["openstack.subnet_get"](name, **where)
-    if current is not None and ipaddress.ip_network(current["cidr"], strict=False) != wanted_cidr:
-        return _fail(
-            name,
-            f"subnet {name} exists with cidr {current['cidr']}, which Neutron cannot change:"
-            " delete the subnet to make it again",
-        )
-    optional = {"gateway_ip": gateway_ip, "dns_nameservers": dns_nameservers, "allocation_pools": allocation_pools}
-    wanted = dict({key: value for key, value in optional.items() if value is not None}, is_dhcp_enabled=enable_dhcp)
-    return _present(
-        name,
-        f"subnet {name}",
-        current,
-        dict(wanted, cidr=cidr) if current is None else wanted,
-        lambda: __salt__["openstack.subnet_create"](name, network, cidr, cloud=cloud, **wanted),
-        lambda diff: __salt__["openstack.subnet_update"](name, **where, **diff),
-    )
-
-
-@_api_errors_fail
-def subnet_absent(name, network=None, cloud=None):
-    where = {"network": network, "cloud": cloud}
-    return _absent(
-        name,
-        f"subnet {name}",
-        __salt__["openstack.subnet_get"](name, **where),
-        lambda: __salt__["openstack.subnet_delete"](name, **where),
-    )
-
-
-@_api_errors_fail
 def router_present(name, external_network=None, interfaces=None, cloud=None):
     """
     The router ``name`` exists, with its gateway on ``external_network``
@@ -461,17 +369,6 @@ def router_present(name, external_network=None, interfaces=None, cloud=None):
         attach()
 
     return _present(name, f"router {name}", current, wanted, create, update)
-
-
-@_api_errors_fail
-def router_absent(name, cloud=None):
-    """No router ``name``: it is detached from its subnets, then deleted."""
-    return _absent(
-        name,
-        f"router {name}",
-        __salt__["openstack.router_get"](name, cloud=cloud),
-        lambda: __salt__["openstack.router_delete"](name, cloud=cloud),
-    )
 
 
 @_api_errors_fail
@@ -519,34 +416,6 @@ def security_group_rule_present(
     )
 
 
-@_api_errors_fail
-def keypair_present(name, public_key, cloud=None):
-    """
-    The keypair ``name`` (of the cloud's user) holds ``public_key``. Nova
-    cannot change a keypair: one with another key is deleted and made again.
-
-    .. code-block:: yaml
-
-        demo-key:
-          openstack.keypair_present:
-            - public_key: ssh-ed25519 AAAA... operator
-    """
-    current = __salt__["openstack.keypair_get"](name, cloud=cloud)
-    if current is not None:
-        current = dict(current, public_key=current["public_key"].strip())
-
-    def create():
-        __salt__["openstack.keypair_create"](name, public_key, cloud=cloud)
-
-    def replace(_diff):
-        __salt__["openstack.keypair_delete"](name, cloud=cloud)
-        create()
-
-    return _present(
-        name, f"keypair {name}", current, {"public_key": public_key.strip()}, create, replace, updated="replaced"
-    )
-
-
 def _md5(filename):
     """The md5 hex digest of the file, read in chunks (Glance's image checksum)."""
     digest = hashlib.md5()
@@ -560,18 +429,29 @@ def _md5(filename):
 
 
 @_api_errors_fail
-def image_present(name, filename, disk_format="raw", container_format="bare", visibility="public", cloud=None):
+def image_present(
+    name,
+    filename,
+    disk_format="raw",
+    container_format="bare",
+    visibility="public",
+    tags=None,
+    properties=None,
+    cloud=None,
+):
     """
     The image ``name`` is active and holds the local file ``filename`` (it
-    is uploaded once). An image of that name with other data, or one that is
-    not active, is an error: images are not deleted silently.
+    is uploaded once), with ``visibility``, ``tags`` and ``properties`` (of
+    them, those given) updated. An image of that name with other data, or
+    one that is not active, is an error: images are not deleted silently.
 
     .. code-block:: yaml
 
-        cirros:
+        amphora:
           openstack.image_present:
-            - filename: /var/cache/saltlab/cirros-0.6.3-x86_64-disk.img
+            - filename: /var/cache/saltlab/amphora.qcow2
             - disk_format: qcow2
+            - tags: [amphora]
     """
     checksum = _md5(filename)
     current = __salt__["openstack.image_get"](name, cloud=cloud)
@@ -583,43 +463,19 @@ def image_present(name, filename, disk_format="raw", container_format="bare", vi
             f"image {name} has checksum {current['checksum']} but {filename} has {checksum}:"
             " delete the image to upload the file again",
         )
-    wanted = {"disk_format": disk_format, "container_format": container_format, "visibility": visibility}
+    given = {
+        k: v for k, v in {"visibility": visibility, "tags": tags, "properties": properties}.items() if v is not None
+    }
+    formats = {"disk_format": disk_format, "container_format": container_format}
+    if current is not None:
+        current = {field: _compared(field, current.get(field), value) for field, value in given.items()}
     return _present(
         name,
         f"image {name}",
         current,
-        dict(wanted, filename=filename, checksum=checksum) if current is None else {"checksum": checksum},
-        lambda: __salt__["openstack.image_create"](name, filename, cloud=cloud, **wanted),
-        None,
-    )
-
-
-@_api_errors_fail
-def server_group_present(name, policy="anti-affinity", cloud=None):
-    """
-    The server group ``name`` exists with ``policy``. Nova cannot change a
-    group's policy: a group with another one is an error.
-
-    .. code-block:: yaml
-
-        demo-spread:
-          openstack.server_group_present:
-            - policy: anti-affinity
-    """
-    current = __salt__["openstack.server_group_get"](name, cloud=cloud)
-    if current is not None and current["policy"] != policy:
-        return _fail(
-            name,
-            f"server group {name} exists with policy {current['policy']}, which Nova cannot"
-            " change: delete the group (and its servers) to make it again",
-        )
-    return _present(
-        name,
-        f"server group {name}",
-        current,
-        {"policy": policy},
-        lambda: __salt__["openstack.server_group_create"](name, policy, cloud=cloud),
-        None,
+        dict(formats, filename=filename, checksum=checksum, **given) if current is None else given,
+        lambda: __salt__["openstack.image_create"](name, filename, cloud=cloud, **formats, **given),
+        lambda diff: __salt__["openstack.image_update"](name, cloud=cloud, **{field: given[field] for field in diff}),
     )
 
 
@@ -680,16 +536,6 @@ def server_present(
 
 
 @_api_errors_fail
-def server_absent(name, cloud=None):
-    return _absent(
-        name,
-        f"server {name}",
-        __salt__["openstack.server_get"](name, cloud=cloud),
-        lambda: __salt__["openstack.server_delete"](name, cloud=cloud),
-    )
-
-
-@_api_errors_fail
 def floating_ip_present(name, network, cloud=None):
     """
     The server ``name`` has a floating IP: when none of its ports has one,
@@ -723,3 +569,27 @@ def floating_ip_present(name, network, cloud=None):
         ret["changes"]["new"] = dict(ret["changes"]["new"], address=made["address"])
         ret["comment"] = f"floating IP {made['address']} of server {name} created"
     return ret
+
+
+@_api_errors_fail
+def volume_attached(name, server, timeout=600, cloud=None):
+    """
+    The volume ``name`` is attached to the server ``server`` (names): when
+    it is not, it is attached and awaited (up to ``timeout`` seconds) until
+    it is in-use.
+
+    .. code-block:: yaml
+
+        data1:
+          openstack.volume_attached:
+            - server: demo1
+    """
+    attached = __salt__["openstack.volume_attachments"](server, cloud=cloud)
+    return _present(
+        name,
+        f"attachment of volume {name} to server {server}",
+        {"device": attached[name]} if name in attached else None,
+        {} if name in attached else {"server": server},
+        lambda: __salt__["openstack.volume_attach"](server, name, timeout=timeout, cloud=cloud),
+        None,
+    )
