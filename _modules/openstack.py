@@ -239,6 +239,20 @@ def compute_hosts(cloud=None):
     }
 
 
+def compute_services(binary, cloud=None):
+    """
+    Nova's services of ``binary`` (nova-conductor, nova-scheduler,
+    nova-compute): ``{host: up and enabled}``. Needs a cloud whose user
+    has the admin role (a service user does).
+
+    .. code-block:: bash
+
+        salt compute1 openstack.compute_services nova-conductor cloud=saltlab-nova
+    """
+    services = sdk.call(f"{binary} services", _conn(cloud).compute.services, binary=binary)
+    return {service.host: service.state == "up" and service.status == "enabled" for service in services}
+
+
 def image_create(
     name,
     filename,

@@ -28,7 +28,6 @@ import hashlib
 import importlib.util
 import os
 import sys
-import time
 
 from salt.exceptions import CommandExecutionError
 
@@ -286,50 +285,6 @@ def endpoint_absent(name, service, interface, region="RegionOne", cloud=None):
         __salt__["openstack.endpoint_get"](service, interface, **where),
         lambda: __salt__["openstack.endpoint_delete"](service, interface, **where),
     )
-
-
-@_api_errors_fail
-def compute_ready(name, minimum=1, timeout=300, interval=5, cloud=None):
-    """
-    At least ``minimum`` compute hosts can take a server: nova-compute up
-    and the host's Open vSwitch agent alive (``openstack.compute_hosts``),
-    waited for up to ``timeout`` seconds (agents report a little after a
-    highstate starts them). ``name`` is only a label; nothing changes.
-
-    .. code-block:: yaml
-
-        demo-compute-ready:
-          openstack.compute_ready:
-            - minimum: 2
-    """
-
-    def ready():
-        hosts = __salt__["openstack.compute_hosts"](cloud=cloud)
-        return hosts, sorted(host for host, state in hosts.items() if all(state.values()))
-
-    hosts, usable = ready()
-    deadline = time.monotonic() + timeout
-    while len(usable) < minimum and not __opts__["test"] and time.monotonic() < deadline:
-        time.sleep(interval)
-        hosts, usable = ready()
-    if len(usable) >= minimum:
-        return {"name": name, "result": True, "changes": {}, "comment": f"compute hosts ready: {', '.join(usable)}"}
-    waiting = (
-        ", ".join(
-            f"{host} ({', '.join(k for k, ok in state.items() if not ok)} not up)"
-            for host, state in sorted(hosts.items())
-            if not all(state.values())
-        )
-        or "no nova-compute"
-    )
-    if __opts__["test"]:
-        return {
-            "name": name,
-            "result": None,
-            "changes": {},
-            "comment": f"{len(usable)} of {minimum} compute hosts ready now, would wait for: {waiting}",
-        }
-    return _fail(name, f"{len(usable)} of {minimum} compute hosts ready after {timeout} s; waiting for: {waiting}")
 
 
 @_api_errors_fail

@@ -8,7 +8,7 @@ include:
 {#- a highstate has just started the agents: Neutron binds a port only on
     a host whose Open vSwitch agent has reported alive #}
 demo-compute-ready:
-  openstack.compute_ready:
+  ready.compute_hosts:
     - name: one compute host per demo server
     - minimum: {{ demo.servers | length }}
     - cloud: {{ demo.admin_cloud }}

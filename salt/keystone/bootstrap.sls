@@ -9,12 +9,19 @@ include:
 
 keystone-clouds-yaml:
   file.managed:
-    - name: {{ keystone.clouds_yaml }}
-    - source: salt://keystone/files/clouds.yaml.jinja
+    - name: {{ openstack.clouds_yaml }}
+    - source: salt://lib/files/clouds.yaml.jinja
     - template: jinja
     - mode: '0600'
     - makedirs: true
     - show_changes: false
+    - context:
+        purpose: The lab's admin and demo users.
+        clouds:
+          - {name: {{ openstack.admin_cloud }}, user: {{ openstack.admin_user }}, project: {{ openstack.admin_project }},
+             password: {{ keystone.admin_password | json }}}
+          - {name: {{ openstack.demo_cloud }}, user: {{ openstack.demo_user }}, project: {{ openstack.demo_project }},
+             password: {{ keystone.demo_password | json }}}
 
 keystone-bootstrap:
   cmd.run:

@@ -527,6 +527,13 @@ def test_agents_and_nova_compute_by_role(node):
         # nova-compute without what its packages recommend (a kernel, GRUB)
         assert arg(states, "nova-compute-pkgs", "install_recommends") is False
         assert {"file": "nova-compute-hypervisor-config"} in arg(states, "nova-compute-service", "watch")
+        # it starts once the controller's nova-conductor is up (a first
+        # highstate of every node at once), asked as Nova's service user
+        assert {"ready": "nova-compute-conductor-up"} in arg(states, "nova-compute-service", "require")
+        assert function(states, "nova-compute-conductor-up") == "ready.compute_service"
+        assert arg(states, "nova-compute-conductor-up", "cloud") == "saltlab-nova"
+        assert arg(states, "nova-compute-conductor-up", "timeout") >= 900
+        assert arg(states, "nova-compute-clouds-yaml", "mode") == "0600"
     if role in ("network", "compute"):
         # checksum-offloaded TCP through the userspace datapath
         assert arg(states, "ovs-switch-config", "other_config") == {"userspace-tso-enable": "true"}
@@ -535,7 +542,7 @@ def test_agents_and_nova_compute_by_role(node):
 
 def test_the_demo_renders_and_waits_for_compute_hosts(tmp_path, secrets_dir):
     states = Minion(tmp_path, "controller", secrets_dir).call("state.show_sls", "demo")
-    assert function(states, "demo-compute-ready") == "openstack.compute_ready"
+    assert function(states, "demo-compute-ready") == "ready.compute_hosts"
     assert arg(states, "demo-compute-ready", "minimum") == 2
     for server in ("demo1", "demo2"):
         assert {"openstack": "demo-compute-ready"} in arg(states, f"demo-server-{server}", "require")

@@ -366,46 +366,6 @@ def test_floating_ip_for_a_missing_server_fails(exec_mod):
     exec_mod.floating_ip_of.assert_not_called()
 
 
-READY = {"nova_compute": True, "ovs_agent": True}
-AGENT_DOWN = {"nova_compute": True, "ovs_agent": False}
-
-
-def test_compute_ready_waits_for_the_agents(exec_mod, monkeypatch):
-    monkeypatch.setattr(openstack.time, "sleep", lambda seconds: None)
-    exec_mod.compute_hosts.side_effect = [
-        {"compute1": READY, "compute2": AGENT_DOWN},
-        {"compute1": READY, "compute2": READY},
-    ]
-    ret = openstack.compute_ready("demo", minimum=2)
-    assert ret == {"name": "demo", "result": True, "changes": {}, "comment": "compute hosts ready: compute1, compute2"}
-    assert exec_mod.compute_hosts.call_count == 2
-    assert writes(exec_mod) == []
-
-
-def test_compute_ready_fails_after_the_timeout_naming_what_is_missing(exec_mod, monkeypatch):
-    clock = iter(range(0, 1000, 10))
-    monkeypatch.setattr(openstack.time, "monotonic", lambda: next(clock))
-    monkeypatch.setattr(openstack.time, "sleep", lambda seconds: None)
-    exec_mod.compute_hosts.return_value = {"compute1": READY, "compute2": AGENT_DOWN}
-    ret = openstack.compute_ready("demo", minimum=2, timeout=30)
-    assert ret["result"] is False and ret["changes"] == {}
-    assert ret["comment"] == "1 of 2 compute hosts ready after 30 s; waiting for: compute2 (ovs_agent not up)"
-
-
-def test_compute_ready_in_test_mode_looks_once(opts, exec_mod):
-    opts["test"] = True
-    exec_mod.compute_hosts.return_value = {}
-    ret = openstack.compute_ready("demo", minimum=1)
-    assert ret["result"] is None and "would wait for: no nova-compute" in ret["comment"]
-    assert exec_mod.compute_hosts.call_count == 1
-
-
-def test_compute_ready_api_failure_fails_the_state(exec_mod):
-    exec_mod.compute_hosts.side_effect = CommandExecutionError("nova-compute services: 503 Service Unavailable")
-    ret = openstack.compute_ready("demo")
-    assert ret["result"] is False and ret["comment"] == "nova-compute services: 503 Service Unavailable"
-
-
 def test_server_group_created_then_as_wanted(exec_mod):
     exec_mod.server_group_get.return_value = None
     ret = openstack.server_group_present("demo-spread")

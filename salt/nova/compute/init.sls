@@ -5,4 +5,5 @@
 include:
   - nova.compute.install
   - nova.compute.config
+  - nova.compute.ready
   - nova.compute.service

@@ -1,6 +1,7 @@
 {%- from 'nova/map.jinja' import nova with context %}
 include:
   - nova.compute.config
+  - nova.compute.ready
 
 nova-compute-libvirt:
   service.running:
@@ -22,6 +23,7 @@ nova-compute-service:
     - enable: true
     - require:
       - service: nova-compute-libvirt
+      - ready: nova-compute-conductor-up
     - watch:
       - file: nova-compute-config
       - file: nova-compute-hypervisor-config

@@ -1,0 +1,97 @@
+"""
+Waits on other nodes: the lab's nodes apply their highstates at once, so a
+state that needs another node's service (a compute node's nova-compute
+needs the controller's nova-conductor) waits for it, as a requisite: until
+the service answers, at most ``timeout`` seconds, and then fails naming
+what it waited for. Nothing changes; under ``test=True`` it looks once and
+waits for nothing. An API that does not answer yet (still installing, or
+restarting) is a reason to wait, not to fail.
+
+.. code-block:: yaml
+
+    nova-compute-conductor-up:
+      ready.compute_service:
+        - name: nova-conductor
+        - cloud: saltlab-nova
+
+    demo-compute-ready:
+      ready.compute_hosts:
+        - minimum: 2
+"""
+
+import time
+
+from salt.exceptions import CommandExecutionError
+
+__virtualname__ = "ready"
+
+
+def __virtual__():
+    if "openstack.compute_hosts" in __salt__:
+        return __virtualname__
+    return (False, "the openstack execution module is not loaded")
+
+
+def _wait(name, check, timeout, interval):
+    """
+    ``check()`` -> (ready, what is ready or still awaited) until ready or
+    ``timeout``; an API error counts as "not ready", saying which.
+    """
+
+    def look():
+        try:
+            return check()
+        except CommandExecutionError as exc:
+            return False, f"the API does not answer yet ({exc})"
+
+    ready, status = look()
+    deadline = time.monotonic() + timeout
+    while not ready and not __opts__["test"] and time.monotonic() < deadline:
+        time.sleep(interval)
+        ready, status = look()
+    ret = {"name": name, "result": True, "changes": {}, "comment": status}
+    if not ready:
+        ret.update(result=None, comment=f"not ready now, would wait for: {status}")
+        if not __opts__["test"]:
+            ret.update(result=False, comment=f"not ready after {timeout} s, waited for: {status}")
+    return ret
+
+
+def compute_service(name, timeout=1800, interval=10, cloud=None):
+    """
+    Nova's service ``name`` (nova-conductor, nova-scheduler) up and
+    enabled on at least one host, as the compute API reports it (``cloud``
+    must be able to list services: an admin, or a service user).
+    """
+
+    def check():
+        hosts = __salt__["openstack.compute_services"](name, cloud=cloud)
+        up = sorted(host for host, ok in hosts.items() if ok)
+        if up:
+            return True, f"{name} is up on {', '.join(up)}"
+        return False, f"{name} up on some host (it is down on: {', '.join(sorted(hosts)) or 'none yet'})"
+
+    return _wait(name, check, timeout, interval)
+
+
+def compute_hosts(name, minimum=1, timeout=300, interval=5, cloud=None):
+    """
+    At least ``minimum`` compute hosts can take a server: nova-compute up
+    and the host's Open vSwitch agent alive (``openstack.compute_hosts``;
+    agents report a little after a highstate starts them). ``name`` is
+    only a label.
+    """
+
+    def check():
+        hosts = __salt__["openstack.compute_hosts"](cloud=cloud)
+        usable = sorted(host for host, state in hosts.items() if all(state.values()))
+        if len(usable) >= minimum:
+            return True, f"compute hosts ready: {', '.join(usable)}"
+        waiting = ", ".join(
+            f"{host} ({', '.join(k for k, ok in state.items() if not ok)} not up)"
+            for host, state in sorted(hosts.items())
+            if not all(state.values())
+        )
+        return False, f"{minimum} compute hosts, {len(usable)} ready ({waiting or 'no nova-compute'})"
+
+    return _wait(name, check, timeout, interval)
