@@ -132,7 +132,9 @@ def test_every_role_gets_the_common_formulas(node):
     _role, _minion, states = node
     assert function(states, "users-stack") == "user.present"
     assert arg(states, "users-stack", "shell") == "/bin/bash"
-    assert function(states, "users-stack-authorized-keys") == "file.managed"
+    # the lab key is added to the keys stack has; none is removed
+    assert function(states, "users-stack-authorized-keys") == "ssh_auth.present"
+    assert arg(states, "users-stack-authorized-keys", "user") == "stack"
     assert function(states, "users-stack-sudoers") == "file.managed"
     assert arg(states, "users-stack-sudoers", "check_cmd") == "/usr/sbin/visudo -cf"
     assert function(states, "chrony-service") == "service.running"
