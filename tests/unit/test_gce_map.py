@@ -13,6 +13,7 @@ Cloud Router first, the networks last.
 """
 
 import pathlib
+import shutil
 import subprocess
 
 import pytest
@@ -45,6 +46,8 @@ def config_dir(tmp_path, compute):
     conf = tmp_path / "conf"
     (conf / "cloud.providers.d").mkdir(parents=True)
     (conf / "cloud.profiles.d").mkdir()
+    (conf / "pillar").mkdir()
+    shutil.copy(REPO / "pillar/model.yaml", conf / "pillar/model.yaml")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", tmp_path / "gcp-default-key"], check=True)
     dump = salt.utils.yaml.safe_dump
     (conf / "master").write_text(
