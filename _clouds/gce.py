@@ -363,29 +363,17 @@ def _ops():
 
 def create(vm_):
     """
-    Create a node from a profile: the lab's networks first when they are
-    missing, then the node's data disk and instance; then deploy Salt on it
-    over SSH (through the master when it has no public NIC).
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -p gce-compute compute3
+    ``salt-cloud -p gce-compute compute3``: the lab's networks when missing,
+    the node's disks and instance, Salt deployed on it (through the master
+    when it has no public NIC).
     """
     return _cloud().create(vm_, _ops())
 
 
 def destroy(name, call=None):
     """
-    Delete a node's instance (its disks go with it); the lab's networks go
-    with the last node that used them.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -d compute2
+    ``salt-cloud -d compute2``: the node's instance and disks (its host keys
+    and its key on the master too); the lab's networks with the last node.
     """
     return _cloud().destroy(name, call, _ops())
 
@@ -396,43 +384,12 @@ def _inventory():
     return {i.name: (functools.partial(_inst("describe"), i), functools.partial(_inst("full"), i)) for i in instances}
 
 
-def list_nodes(call=None):
-    """
-    The lab's instances with their state and addresses.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -Q
-    """
-    return _cloud().list_nodes(call, _inventory)
+def _listing(function):
+    """``salt-cloud`` -Q (``list_nodes``), -F (``list_nodes_full``), -S (``list_nodes_select``)."""
+    return lambda call=None: getattr(_cloud(), function)(call, _inventory)
 
 
-def list_nodes_full(call=None):
-    """
-    Everything the API says of each of the lab's instances.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -F
-    """
-    return _cloud().list_nodes_full(call, _inventory)
-
-
-def list_nodes_select(call=None):
-    """
-    The fields of each instance chosen by ``query.selection``.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -S
-    """
-    return _cloud().list_nodes_select(call, _inventory)
+list_nodes, list_nodes_full, list_nodes_select = map(_listing, ("list_nodes", "list_nodes_full", "list_nodes_select"))
 
 
 def show_instance(name, call=None):

@@ -386,29 +386,14 @@ def _ops():
 
 
 def create(vm_):
-    """
-    Create a node from a profile and deploy Salt on it.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -p local-compute compute3
-    """
+    """``salt-cloud -p local-compute compute3``: a node from a profile, Salt deployed on it."""
     return _cloud().create(vm_, _ops())
 
 
 def destroy(name, call=None):
     """
-    Destroy a node: container, overlay, network namespace, veths, cgroups,
-    its host keys and its key on the lab's master; the bridges and NAT
-    rules go with the last node.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -d compute2
+    ``salt-cloud -d compute2``: the node whole (its host keys and its key on
+    the master too); the lab's bridges and rules go with the last node.
     """
     return _cloud().destroy(name, call, _ops())
 
@@ -462,43 +447,12 @@ def _inventory():
     }
 
 
-def list_nodes(call=None):
-    """
-    The lab's nodes with their state and addresses.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -Q
-    """
-    return _cloud().list_nodes(call, _inventory)
+def _listing(function):
+    """``salt-cloud`` -Q (``list_nodes``), -F (``list_nodes_full``), -S (``list_nodes_select``)."""
+    return lambda call=None: getattr(_cloud(), function)(call, _inventory)
 
 
-def list_nodes_full(call=None):
-    """
-    Everything known about each node.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -F
-    """
-    return _cloud().list_nodes_full(call, _inventory)
-
-
-def list_nodes_select(call=None):
-    """
-    The fields of each node chosen by ``query.selection``.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -S
-    """
-    return _cloud().list_nodes_select(call, _inventory)
+list_nodes, list_nodes_full, list_nodes_select = map(_listing, ("list_nodes", "list_nodes_full", "list_nodes_select"))
 
 
 def show_instance(name, call=None):

@@ -364,28 +364,14 @@ def _ops():
 
 def create(vm_):
     """
-    Create a bare-metal device from a profile, wait until it is active with
-    a public IPv4 address, then deploy Salt on it over SSH as root.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -p packet-labhost labhost
+    ``salt-cloud -p packet-labhost labhost``: a bare-metal device, active
+    with a public IPv4 address, Salt deployed on it as root.
     """
     return _cloud().create(vm_, _ops())
 
 
 def destroy(name, call=None):
-    """
-    Delete a device.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -d labhost
-    """
+    """``salt-cloud -d labhost``: the device."""
     return _cloud().destroy(name, call, _ops())
 
 
@@ -398,43 +384,12 @@ def _full(node):
     return dict(node.extra, **_describe(node))
 
 
-def list_nodes(call=None):
-    """
-    The project's devices with their state and addresses.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -Q
-    """
-    return _cloud().list_nodes(call, _inventory)
+def _listing(function):
+    """``salt-cloud`` -Q (``list_nodes``), -F (``list_nodes_full``), -S (``list_nodes_select``)."""
+    return lambda call=None: getattr(_cloud(), function)(call, _inventory)
 
 
-def list_nodes_full(call=None):
-    """
-    Everything the API says of each device.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -F
-    """
-    return _cloud().list_nodes_full(call, _inventory)
-
-
-def list_nodes_select(call=None):
-    """
-    The fields of each device chosen by ``query.selection``.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -S
-    """
-    return _cloud().list_nodes_select(call, _inventory)
+list_nodes, list_nodes_full, list_nodes_select = map(_listing, ("list_nodes", "list_nodes_full", "list_nodes_select"))
 
 
 def show_instance(name, call=None):
