@@ -18,7 +18,7 @@ lab: deps
 	@echo "Lab is up. Master and SSH bastion: python3 tools/lab.py ssh network"
 	@echo "OpenStack APIs through the TLS proxy: https://$$(python3 tools/lab.py address network):5000/v3"
 	@echo "Credentials: var/openstack/clouds.yaml (clouds saltlab-admin, saltlab-demo),"
-	@echo "  pillar/secrets.sls (mode 0600), SSH key var/ssh/lab_ed25519"
+	@echo "  pillar/secrets.json (mode 0600), SSH key var/ssh/lab_ed25519"
 	@echo "Horizon: https://$$(python3 tools/lab.py address network)/horizon/ (from another machine:"
 	@echo "  ssh -D 1080 <you>@<this host>, and the browser's SOCKS proxy localhost:1080)"
 

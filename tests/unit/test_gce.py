@@ -1065,7 +1065,7 @@ def push_tree(tmp_path):
     shutil.copy(REPO / "tools/push", tree / "tools/push")
     for part in ("salt", "pillar", "_modules"):
         (tree / part).mkdir()
-    (tree / "pillar/secrets.sls").write_text("{}\n")
+    (tree / "pillar/secrets.json").write_text("{}\n")
     shims = tmp_path / "bin"
     shims.mkdir()
     for command in ("ssh", "rsync"):
@@ -1089,6 +1089,8 @@ def push_tree(tmp_path):
 
 def test_push_logs_in_as_root_by_default(push_tree):
     calls = push_tree(bastion="bastion_host=10.99.0.12\nbastion_key=var/ssh/lab_ed25519\n")
+    # the host key recorded when the node was made, checked
+    assert "StrictHostKeyChecking=yes" in calls[0] and "UserKnownHostsFile=var/ssh/known_hosts" in calls[0]
     assert calls[0][0] == "ssh" and calls[0][-2:] == [
         "root@10.99.0.12",
         "install -d -m 0755 /srv/saltlab && install -d -m 0700 /srv/saltlab/pillar",
