@@ -43,12 +43,27 @@ def answers(tmp_path, monkeypatch):
     (shims / "ssh").chmod(0o755)
     monkeypatch.setenv("PATH", f"{shims}:{os.environ['PATH']}")
     monkeypatch.setattr(labtool.Lab, "nodes", lambda self: NODES)
-    monkeypatch.setattr(labtool.time, "sleep", lambda seconds: None)
+    # lab.py's clock only (the time module's are every thread's)
+    monkeypatch.setattr(labtool, "time", Clock())
 
     def set_answers(*items):
         script.write_text(json.dumps(items))
 
     return set_answers
+
+
+class Clock:
+    """lab.py's time: sleeping takes no time, and each reading is ``step`` s later."""
+
+    def __init__(self):
+        self.now, self.step = 0.0, 0.0
+
+    def monotonic(self):
+        self.now += self.step
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
 
 
 def pings(**answered):
@@ -76,8 +91,7 @@ def test_wait_says_what_it_waits_for_until_every_minion_answers(answers, capsys)
 
 def test_wait_ends_with_one_line_after_its_timeout(answers, capsys, monkeypatch):
     answers(("Salt request timed out. The master is not responding.\n", "", 2))
-    clock = iter(range(0, 10000, 30))
-    monkeypatch.setattr(labtool.time, "monotonic", lambda: next(clock))
+    labtool.time.step = 30
     message = labtool.wait(labtool.Lab(echo=False), timeout=100)
     assert message == (
         "tools/lab.py wait: still waiting after 100 s for the salt master on network to answer: "
