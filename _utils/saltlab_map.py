@@ -36,6 +36,8 @@ NOT_CREATING = (
     "list_profiles",
     "bootstrap",
 )
+# the map this process (and its workers) checked: path and modification time
+CHECKED = "SALTLAB_MAP_CHECKED"
 # what the model sets, never a map or a profile of a lab node
 MODEL_KEYS = ("host_number", "nics", "roles")
 
@@ -68,10 +70,22 @@ def creating_map(opts):
 
 def check_run(cloud):
     """
-    Check the map of this run when it is a create (see :func:`check`).
+    Check the map of this run when it is a create (see :func:`check`), once:
+    salt-cloud's worker processes (-P), which start as this one did, inherit
+    the note that it was.
     """
-    if creating_map(cloud.opts):
-        check(cloud, read(cloud.opts), cloud.opts["map"])
+    if not creating_map(cloud.opts):
+        return
+    path = cloud.opts["map"]
+    try:
+        checked = f"{os.path.abspath(path)}:{os.stat(path).st_mtime_ns}"
+    except OSError:
+        checked = None
+    if checked and os.environ.get(CHECKED) == checked:
+        return
+    check(cloud, read(cloud.opts), path)
+    if checked:
+        os.environ[CHECKED] = checked
 
 
 def read(opts):

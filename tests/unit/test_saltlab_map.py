@@ -5,6 +5,7 @@ good map, and runs that make nothing (-d, -a, -f, -Q, -p), pass.
 """
 
 import copy
+import os
 import shutil
 import textwrap
 
@@ -108,7 +109,8 @@ def test_only_a_map_being_made_is_checked(options, creating):
     assert saltlab_map.creating_map(options) is creating
 
 
-def test_the_map_is_rendered_as_salt_cloud_renders_it(cloud, tmp_path):
+def test_the_map_is_rendered_as_salt_cloud_renders_it(cloud, tmp_path, monkeypatch):
+    monkeypatch.delenv(saltlab_map.CHECKED, raising=False)
     path = tmp_path / "m.yaml"
     path.write_text(
         textwrap.dedent(
@@ -134,6 +136,9 @@ def test_the_map_is_rendered_as_salt_cloud_renders_it(cloud, tmp_path):
         "local-compute": [("compute1", {}), ("compute2", {}), ("compute3", {})],
         "local-storage": [("storage", {})],
     }
+    cloud.configured()
+    # checked once: salt-cloud's workers inherit the note; a changed map is checked again
+    assert os.environ[saltlab_map.CHECKED].startswith(f"{path}:")
     path.write_text("local-compute: [compute1, compute1]\n")
     with pytest.raises(saltlab_map.MapError, match="node compute1 is in the map twice"):
         cloud.configured()
