@@ -184,7 +184,10 @@ def host_keys(api, conn, zone, name):
         attributes = api.get(call, f"reading the host keys of {name}")
         items = [i for i in attributes.query_value.items if i.namespace == "hostkeys"] if attributes else []
         if items:
-            return [f"{item.key} {item.value}" for item in items]
+            # the key's type is the attribute's name; its value the base64 key (or the whole line)
+            return [
+                item.value if item.value.startswith(item.key + " ") else f"{item.key} {item.value}" for item in items
+            ]
         if time.monotonic() > deadline:
             return None
         time.sleep(float(api.cloud.setting("poll_interval")))
