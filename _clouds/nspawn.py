@@ -398,7 +398,7 @@ def destroy(name, call=None):
     return _cloud().destroy(name, call, _ops())
 
 
-def start(name, call=None):
+def start(name, kwargs=None, call=None):  # pylint: disable=unused-argument
     """
     Boot a stopped node again from its overlay (after this host rebooted:
     its namespace, veths, bridges, rules and mount are made again).
@@ -420,7 +420,7 @@ def start(name, call=None):
     return {"name": name, "state": "running"}
 
 
-def stop(name, call=None):
+def stop(name, kwargs=None, call=None):  # pylint: disable=unused-argument
     """
     Power a node off, keeping its overlay (``start`` boots it again).
 
