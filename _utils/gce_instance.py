@@ -15,6 +15,7 @@ import time
 from salt.exceptions import SaltCloudConfigError
 
 try:
+    from google.api_core import exceptions as api_exceptions
     from google.cloud import compute_v1
 except ImportError:
     compute_v1 = None
@@ -181,7 +182,13 @@ def host_keys(api, conn, zone, name):
     call = functools.partial(conn.instances.get_guest_attributes, request=request)
     deadline = time.monotonic() + float(api.cloud.setting("hostkeys_timeout"))
     while True:
-        attributes = api.get(call, f"reading the host keys of {name}")
+        with api.doing(f"reading the host keys of {name}"):
+            try:
+                attributes = call()
+            except api_exceptions.NotFound:  # not published (yet)
+                attributes = None
+            except api_exceptions.BadRequest:  # guest attributes disabled (e.g. by an organization policy)
+                return None
         items = [i for i in attributes.query_value.items if i.namespace == "hostkeys"] if attributes else []
         if items:
             # the key's type is the attribute's name; its value the base64 key (or the whole line)

@@ -92,19 +92,19 @@ def create(cloud, vm_, ops):
     try:
         ops["make"](plan)
         _ssh_target(cloud, vm_, plan)
+        _host_keys(cloud, vm_, plan, ops.get("host_keys"), deploy)
         if deploy:
-            _host_keys(cloud, vm_, plan, ops.get("host_keys"))
             ret = _deploy(cloud, vm_, plan)
         else:
             cloud.progress(name, "up; Salt not deployed (deploy: False)")
             ret = {}
     except BaseException:
         cloud.progress(name, "creation failed; removing what was made for it")
-        try:
-            ops["remove"](plan)
-            forget_host_keys(cloud, name, _addresses(plan))
-        except (OSError, SaltCloudException) as exc:
-            cloud.progress(name, f"cleaning up failed too: {exc}")
+        for undo in (lambda: ops["remove"](plan), lambda: forget_host_keys(cloud, name, _addresses(plan))):
+            try:
+                undo()
+            except (OSError, SaltCloudException) as exc:
+                cloud.progress(name, f"cleaning up failed too: {exc}")
         raise
     cloud.deployed(ret, keep_empty=False)
     ret.update(ops["describe"](plan))
@@ -386,16 +386,16 @@ def forget_host_keys(cloud, name, addresses):
         lines[:] = [line for line in lines if not _names_any(line, name, addresses)]
 
 
-def _host_keys(cloud, vm_, plan, host_keys):
+def _host_keys(cloud, vm_, plan, host_keys, deploy):
     """
     The node's host keys as the driver knows them from where it made the
-    node, or else the first ones it shows (trust on first use); salt-cloud's
-    deploy then checks them.
+    node, or else, for a node Salt is deployed on, the first ones it shows
+    (trust on first use); salt-cloud's deploy then checks them.
     """
     keys = host_keys(plan) if host_keys else None
     if keys:
         record_host_keys(cloud, plan["name"], _addresses(plan), keys)
-    else:
+    elif deploy:
         _first_use(cloud, vm_, plan)
     vm_["known_hosts_file"] = cloud.config_path(KNOWN_HOSTS)
 

@@ -230,3 +230,14 @@ def test_a_node_without_published_host_keys_is_trusted_on_first_use(cloud, ssh_c
 def test_the_model_and_its_checks():
     model = saltlab_model.load(str(REPO / "pillar/model.yaml"))
     assert saltlab_model.host_numbers(model)[31] == "storage" and saltlab_model.host_numbers(model)[29] == "compute9"
+
+
+def test_a_node_without_salt_has_its_host_keys_recorded_too(cloud, tmp_path, ssh_calls):
+    # (tools/lab.py ssh checks them on every node, e.g. the lab host's test target)
+    driver = Driver(cloud)
+    cloud.create(vm("controller", deploy=False), driver.ops())
+    assert "saltlab:controller" in (tmp_path / "var/ssh/known_hosts").read_text()
+    assert not cloud.utils["cloud.bootstrap"].called and ssh_calls() == []
+    # without keys from the driver, nothing is tried on a node that is not deployed
+    cloud.create(vm("storage", deploy=False), Driver(cloud, keys=()).ops())
+    assert ssh_calls() == []
