@@ -411,7 +411,7 @@ def test_horizon_login_as_demo_in_a_real_browser(lab, tmp_path_factory):
     from selenium.webdriver.common.by import By  # pylint: disable=import-outside-toplevel
     from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=import-outside-toplevel
 
-    secrets_pillar = json.loads((lab.repo / "pillar" / "secrets.sls").read_text())
+    secrets_pillar = json.loads((lab.repo / "pillar" / "secrets.json").read_text())
     options = webdriver.ChromeOptions()
     options.binary_location = "/usr/bin/chromium"
     for flag in (
