@@ -10,6 +10,8 @@ they load (``openstack.py``), which would shadow packages of that name (the
 openstacksdk). Tests load them by path (``extensions.load``).
 """
 
+import json
+import os
 import pathlib
 import subprocess
 import sys
@@ -57,3 +59,32 @@ def deployed(vm_, opts):
 def bootstrap():
     """A cloud driver's ``__utils__["cloud.bootstrap"]``: deploys nothing, answers ``deployed``."""
     return MagicMock(side_effect=deployed)
+
+
+@pytest.fixture
+def ssh_calls(tmp_path, monkeypatch):
+    """
+    An ``ssh`` on PATH that records each call (its arguments and standard
+    input) instead of connecting, and exits with ``FAKE_SSH_EXIT`` (0);
+    ``ssh_calls()`` lists them as ``(argv, stdin)``.
+    """
+    shims = tmp_path / "ssh-shim"
+    shims.mkdir()
+    log = tmp_path / "ssh-calls.jsonl"
+    (shims / "ssh").write_text(
+        f"#!{sys.executable}\n"
+        "import json, os, sys\n"
+        "stdin = '' if sys.stdin is None or sys.stdin.isatty() else sys.stdin.read()\n"
+        f"with open({str(log)!r}, 'a') as fh:\n"
+        "    fh.write(json.dumps([sys.argv[1:], stdin]) + '\\n')\n"
+        "sys.exit(int(os.environ.get('FAKE_SSH_EXIT', '0')))\n"
+    )
+    (shims / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shims}:{os.environ['PATH']}")
+
+    def calls():
+        if not log.exists():
+            return []
+        return [tuple(json.loads(line)) for line in log.read_text().splitlines()]
+
+    return calls

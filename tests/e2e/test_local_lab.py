@@ -506,6 +506,56 @@ def test_a_node_rebooted_from_inside_comes_back_as_a_minion(lab, cloud):
     assert f"ip={server['fixed'][0]}/24 " in line
 
 
+def test_a_stopped_node_starts_again_from_its_overlay(lab):
+    # what `salt-cloud -a start -m maps/local.yaml` does after this machine rebooted
+    lab.cloud("-a", "stop", "compute2", "-y", timeout=600)
+    assert lab.nodes()["compute2"]["state"] == "stopped"
+    lab.cloud("-a", "start", "-m", MAP, "-y", timeout=600)
+    assert lab.nodes()["compute2"]["state"] == "running"
+    assert lab.wait_for_minions(["compute2"], timeout=300)["compute2"] is True
+
+
+def test_a_node_added_to_the_running_lab_is_accepted_and_its_key_leaves_with_it(lab):
+    def keys():
+        return json.loads(lab.ssh(lab.master, "salt-key -L --out=json").stdout)
+
+    for _ in range(2):  # made, destroyed, made again
+        lab.cloud("-p", "local-compute", "compute3", "-y", timeout=1200)
+        assert "compute3" in keys()["minions"] and keys()["minions_pre"] == []
+        assert lab.wait_for_minions(["compute3"], timeout=300)["compute3"] is True
+        lab.cloud("-d", "compute3", "-y", timeout=600)
+        assert "compute3" not in json.dumps(keys())
+        # its cached grains and mine data went with its key
+        assert lab.ssh(lab.master, "test -e /var/cache/salt/master/minions/compute3", check=False).returncode != 0
+        assert "compute3" not in (lab.repo / "var/ssh/known_hosts").read_text()
+
+
+def test_ssh_checks_the_host_keys_recorded_when_the_nodes_were_made(lab):
+    known = (lab.repo / "var/ssh/known_hosts").read_text()
+    for node in MINIONS:
+        assert f" saltlab:{node}\n" in known
+    # a node that shows another key than the one recorded is refused: storage
+    # recorded with compute1's keys
+    stored = (lab.repo / "var/ssh/known_hosts").read_text()
+    lines = stored.splitlines()
+    hosts = next(line for line in lines if line.endswith(" saltlab:storage")).split()[0]
+    forged = [
+        f"{hosts} {' '.join(line.split()[1:3])} saltlab:storage" for line in lines if line.endswith(" saltlab:compute1")
+    ]
+    try:
+        kept = [line for line in lines if not line.endswith(" saltlab:storage")]
+        (lab.repo / "var/ssh/known_hosts").write_text("\n".join(kept + forged) + "\n")
+        refused = lab.ssh("storage", "true", check=False)
+    finally:
+        (lab.repo / "var/ssh/known_hosts").write_text(stored)
+    assert refused.returncode != 0
+    assert lab.ssh("storage", "hostname").stdout.strip() == "storage"
+
+
 def test_destroying_the_map_leaves_nothing(lab):
-    lab.cloud("-m", MAP, "-d", "-y", timeout=600)
+    proc = lab.cloud("-m", MAP, "-d", "-y", timeout=600)
+    # the first time, and without ERROR lines that are no errors
+    assert "ERROR" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
     assert host_leftovers() == {key: [] for key in host_leftovers()}
+    assert not (lab.repo / "var/bastion").exists()
+    assert "saltlab:" not in (lab.repo / "var/ssh/known_hosts").read_text()

@@ -156,6 +156,10 @@ class ComputeAPI(server.FakeAPI):
         self.routers = {}  # (region, name)
         self.disks = {}  # (zone, name)
         self.instances = {}  # (zone, name)
+        # the SSH host keys the guest agent publishes ({(zone, name): {type: key}}),
+        # when the instance has guest attributes enabled and publish_host_keys is set
+        self.host_keys = {}
+        self.publish_host_keys = True
         self.operations = {}  # name
         self.tokens = set()
         self.service_accounts = {}
@@ -988,6 +992,10 @@ class ComputeAPI(server.FakeAPI):
             for key in attached + [(zone, d["name"]) for d in new_disks]:
                 self.disks[key]["users"].append(link)
             self._created("instances", (zone, name), record)
+            self.host_keys[(zone, name)] = {
+                kind: base64.b64encode(uuid.uuid4().bytes * 3).decode()
+                for kind in ("ecdsa-sha2-nistp256", "ssh-ed25519", "ssh-rsa")
+            }
 
         return self._operation(("zones", zone), "insert", link, apply, record["id"], pending)
 
@@ -998,6 +1006,7 @@ class ComputeAPI(server.FakeAPI):
 
         def apply():
             self.instances.pop((zone, name), None)
+            self.host_keys.pop((zone, name), None)
             for attached in instance["disks"]:
                 _scope, disk_name = self._ref(attached["source"], "zones/disks")
                 disk = self.disks.get((zone, disk_name))
@@ -1008,6 +1017,32 @@ class ComputeAPI(server.FakeAPI):
                     self.disks.pop((zone, disk_name))
 
         return self._operation(("zones", zone), "delete", instance["selfLink"], apply, instance["id"])
+
+    def get_guest_attributes(self, zone, name, query, body):
+        """
+        The instance's guest attributes under ``queryPath``: what the guest
+        agent publishes (here the SSH host keys, ``hostkeys/``).
+        """
+        self._zone(zone)
+        instance = self._get(self.instances, (zone, name), f"zones/{zone}/instances/{name}")
+        items = {i["key"]: i["value"] for i in instance["metadata"]["items"]}
+        if str(items.get("enable-guest-attributes", "")).upper() != "TRUE":
+            raise ApiError(400, "badRequest", "Guest attributes are disabled for this instance.")
+        path = query.get("queryPath", [""])[0]
+        keys = self.host_keys.get((zone, name), {}) if self.publish_host_keys else {}
+        if path != "hostkeys/" or not keys:
+            raise ApiError(
+                404,
+                "notFound",
+                f"The resource 'projects/{self.project}/zones/{zone}/instances/{name}' "
+                f"guest attribute {path!r} was not found",
+            )
+        return 200, {
+            "kind": "compute#guestAttributes",
+            "queryPath": path,
+            "queryValue": {"items": [{"namespace": "hostkeys", "key": k, "value": v} for k, v in keys.items()]},
+            "selfLink": self.link("zones", zone, "instances", name) + "/getGuestAttributes",
+        }
 
     # -- routers and their Cloud NAT ------------------------------------------------------
 
@@ -1145,6 +1180,7 @@ class ComputeAPI(server.FakeAPI):
         (f"/zones/{NAME}/instances", "POST", insert_instance),
         (f"/zones/{NAME}/instances/{NAME}", "GET", get_instance),
         (f"/zones/{NAME}/instances/{NAME}", "DELETE", delete_instance),
+        (f"/zones/{NAME}/instances/{NAME}/getGuestAttributes", "GET", get_guest_attributes),
         (f"/zones/{NAME}/operations/{NAME}", "GET", get_zone_operation),
         (f"/zones/{NAME}/operations/{NAME}/wait", "POST", wait_zone_operation),
         (f"/regions/{NAME}/operations/{NAME}", "GET", get_region_operation),
