@@ -325,7 +325,7 @@ def test_other_families_cannot_nest(machine_type):
     [
         (lambda k: k.update(nics=["mgmt", "mgmt"]), "model nodes:controller:nics: must list networks, each once"),
         (lambda k: k.update(nics=["public", "storage"]), "nodes:controller:nics: unknown network 'storage'"),
-        (lambda k: k.update(host=1), "model nodes:controller:host: host number 1 is the gateway's on one of its networks"),
+        (lambda k: k.update(host=1), "model nodes:controller:host: host number 1 is the gateway's"),
         (lambda k: k.update(host=254), "host number 254 gives no usable address"),
         (lambda k: k.update(host=None), "nodes:controller:host: must be an integer"),
         (lambda k: k.update(nics=[]), "nodes:controller:nics: must list networks"),
