@@ -6,13 +6,14 @@ SSH_MASTER := python3 tools/lab.py ssh network
 
 .PHONY: lab deps test-deps highstate demo destroy destroy-all lint test unit bench
 
-# --timeout: a master on a busy small host may answer the publish late; the
-# CLI's default 5 s would make it publish the job a second time.
+# `tools/lab.py apply` runs `salt '*' state.apply` on the master and prints
+# each node's progress as it goes (the master's event bus), then a summary
+# line per node; it fails when a state failed or a node did not return.
 lab: deps
 	tools/secrets
 	$(SALT_CLOUD) -m $(MAP) -y -P
 	python3 tools/lab.py wait
-	$(SSH_MASTER) "salt '*' state.apply --state-output=changes --timeout=3000"
+	python3 tools/lab.py apply
 	python3 tools/lab.py clouds
 	@echo
 	@echo "Lab is up. Master and SSH bastion: python3 tools/lab.py ssh network"
@@ -30,14 +31,14 @@ test-deps:
 
 highstate:
 	tools/push
-	$(SSH_MASTER) "salt '*' state.apply --state-output=changes --timeout=3000"
+	python3 tools/lab.py apply
 
 # The demo on a running full lab: the test guest image (built once, from
 # Debian packages), pushed to the master, then the demo SLS on the controller.
 demo: deps
 	tools/build-test-image
 	tools/push
-	$(SSH_MASTER) "salt controller state.apply demo --state-output=changes --timeout=3000"
+	python3 tools/lab.py apply controller demo
 	@echo
 	@echo "Demo servers (their floating IPs answer from the network node):"
 	$(SSH_MASTER) ". /root/demo-openrc && openstack server list"

@@ -116,7 +116,8 @@ def create(cloud, vm_, ops):
 def _lab_settings(cloud, vm_, plan):
     """
     A node of the model gets its roles as the ``roles`` grain and its
-    master's management address as ``master`` (computed, never typed).
+    master's management address as ``master`` (computed, never typed);
+    the master listens there only, from its first start.
     """
     node, model = plan.get("node"), plan.get("model")
     if node is None:
@@ -125,6 +126,8 @@ def _lab_settings(cloud, vm_, plan):
     master = cloud.utils["saltlab_model.master_address"](model)
     vm_["grains"] = dict(vm_.get("grains") or {}, roles=list(node["roles"]))
     vm_["minion"] = dict(vm_.get("minion") or {}, master=master)
+    if node["kind"] == model["master"]:
+        vm_["master"] = dict(vm_.get("master") or {}, interface=master)
 
 
 def _ssh_target(cloud, vm_, plan):

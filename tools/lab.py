@@ -15,6 +15,7 @@ import importlib.util
 import json
 import os
 import pathlib
+import re
 import shlex
 import subprocess
 import sys
@@ -25,6 +26,12 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 STATE_DIR = pathlib.Path("/var/lib/saltlab")
 # ssh's own failures (refused, no route, a host key that is not the one recorded)
 SSH_FAILED = 255
+
+
+# Salt's Python on the nodes (tools/build-image, cloud.deploy.d/saltlab-gce.sh)
+MASTER_PYTHON = "/opt/saltlab/venv/bin/python3"
+# tools/master_apply.py's line for one state done ("[node] 12/42 id (3s)")
+STATE_LINE = re.compile(r"^\[\S+\] \d+/")
 
 
 def read_model(repo=REPO):
@@ -229,27 +236,45 @@ class Lab:
                 raise TimeoutError(f"still waiting after {timeout} s for {waiting}")
             time.sleep(interval)
 
-    def apply(self, target="*", *sls):
+    def apply(self, target="*", *sls, test=False, pillar=None, progress=True):
         """
-        `state.apply` on the target (the highstate, or the SLS given);
-        returns {minion: [state result]}.
+        `state.apply` on the target (the highstate, or the SLS given), as
+        `salt TARGET state.apply` runs it on the master, with a line per
+        state as each node runs it on this program's standard error (the
+        master's event bus, tools/master_apply.py; `progress=False`: only
+        the summary lines); returns {minion: [state result]} and the exit
+        status (0 when every minion returned without a failed state).
         """
-        # A busy minion may miss the CLI's job checks: wait for the returns.
-        returns, _ = self.salt(
-            target,
-            "state.apply",
-            *([",".join(sls)] if sls else []),
-            "--state-verbose=False",
-            "--timeout=3000",
-            timeout=3600,
-        )
-        return {
-            minion: list(states.values()) if isinstance(states, dict) else states for minion, states in returns.items()
-        }
+        argv = [MASTER_PYTHON, "-", shlex.quote(target)] + ([shlex.quote(",".join(sls))] if sls else [])
+        argv += ["--test"] if test else []
+        argv += ["--pillar", shlex.quote(json.dumps(pillar))] if pillar else []
+        if self.echo:
+            shown = f"salt {shlex.quote(target)} state.apply {','.join(sls)}".rstrip()
+            print(f"$ {shown}  # on the master {self.master}, live progress from its event bus", file=sys.stderr)
+        with subprocess.Popen(
+            [*self._ssh_argv(self.master), " ".join(argv)],
+            cwd=self.repo,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        ) as proc:
+            proc.stdin.write((self.repo / "tools" / "master_apply.py").read_text())
+            proc.stdin.close()
+            for line in proc.stderr:
+                if progress or not STATE_LINE.match(line):
+                    print(line, end="", file=sys.stderr, flush=True)
+            returns = proc.stdout.read()
+        try:
+            returns = json.loads(returns)
+        except ValueError:
+            raise RuntimeError(f"state.apply on the master returned no JSON: {returns[-2000:]}") from None
+        states = {m: list(r.values()) if isinstance(r, dict) else r for m, r in returns.items()}
+        return states, proc.returncode
 
     def highstate(self):
         """The highstate on every minion: {minion: [state result]}."""
-        return self.apply()
+        return self.apply()[0]
 
     def demo(self):
         """
@@ -259,7 +284,7 @@ class Lab:
         """
         self.run([self.repo / "tools/build-test-image"])
         self.run([self.repo / "tools/push"])
-        return self.apply("controller", "demo")
+        return self.apply("controller", "demo")[0]
 
     def select_lab(self, name):
         """
@@ -407,12 +432,20 @@ def main():
     slowly on a small host, or after the host rebooted), saying what it
     waits for: SSH to the master, the master answering, the silent minions;
     `python3 tools/lab.py status` exits 0 when every node answers now;
+    `python3 tools/lab.py apply [TARGET [SLS]] [--test] [--quiet]` runs
+    `salt TARGET state.apply SLS` on the master (the highstate on every
+    node by default) with a line per state as each node runs it (--quiet:
+    only a line per node when it is done), and exits non-zero when a
+    state failed or a node did not return;
     `python3 tools/lab.py clouds` writes the operator's clouds.yaml;
     `python3 tools/lab.py address NODE` prints a node's public address;
     `python3 tools/lab.py nodes` prints the name of every local node, the
     map's and any other (a test's node left by an interrupted run).
     """
-    usage = "usage: tools/lab.py ssh NODE [COMMAND] | wait [SECONDS] | status | clouds | address NODE | nodes"
+    usage = (
+        "usage: tools/lab.py ssh NODE [COMMAND] | wait [SECONDS] | status | apply [TARGET [SLS]] [--test] [--quiet]"
+        " | clouds | address NODE | nodes"
+    )
     if sys.argv[1:] == ["nodes"]:
         print(" ".join(sorted(Lab(echo=False).nodes())))
         return
@@ -426,6 +459,13 @@ def main():
         return
     if sys.argv[1:2] == ["wait"] and len(sys.argv) <= 3:
         sys.exit(wait(Lab(echo=False), float(sys.argv[2]) if len(sys.argv) == 3 else 600))
+    if sys.argv[1:2] == ["apply"]:
+        flags = {a for a in sys.argv[2:] if a.startswith("--")}
+        words = [a for a in sys.argv[2:] if not a.startswith("--")]
+        if flags - {"--test", "--quiet"} or len(words) > 2:
+            sys.exit(usage)
+        _states, code = Lab(echo=True).apply(*(words or ["*"]), test="--test" in flags, progress="--quiet" not in flags)
+        sys.exit(code)
     if sys.argv[1:] == ["status"]:
         lab = Lab(echo=False)
         nodes = sorted(lab.nodes())

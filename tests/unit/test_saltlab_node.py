@@ -196,6 +196,8 @@ def test_minion_keys_follow_the_nodes_on_the_labs_master(cloud, tmp_path, ssh_ca
     cloud.create(vm("network", make_master=True), driver.ops())
     assert (tmp_path / "var/bastion").read_text() == "bastion_host=10.99.0.12\nbastion_key=/k\nbastion_user=root\n"
     assert (tmp_path / "tools/pushed").read_text() == "10.99.0.12\n" and ssh_calls() == []
+    # it listens on its management address only, from its first start
+    assert cloud.utils["cloud.bootstrap"].call_args.args[0]["master"]["interface"] == "192.168.1.12"
     # a node added to the running lab: its key accepted before it is deployed
     cloud.create(vm("compute3"), driver.ops())
     [(argv, stdin)] = ssh_calls()
