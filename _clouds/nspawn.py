@@ -2,7 +2,9 @@
 salt-cloud driver for local lab nodes: systemd-nspawn containers on this host.
 
 Each node is a Debian 13 container booted with systemd, on an overlay over a
-cached image built once by ``tools/build-image``, with its own network
+cached image built once by ``tools/build-image`` and, for a node of the
+model, its kind's role layer (``tools/build-role-image``: the packages its
+highstate installs, installed once per package set), with its own network
 namespace holding one veth per lab network. The host side of each veth sits
 on a Linux bridge per network. The host is the gateway of the public
 network only and NATs it to the package mirror, nothing else.
@@ -18,6 +20,7 @@ provider (``cloud.providers.d/local.conf``) holds only what is this host's:
       driver: nspawn
       ssh_keyfile: var/ssh/lab_ed25519
       mirror: http://deb.debian.org/debian
+      role_images: True      # False: nodes install their packages as on a cloud
 
 Profile keys: ``kvm`` (pass ``/dev/kvm`` when the host has it). A profile
 that gives its own ``nics`` and ``host_number`` (``local-bare``) makes a
@@ -55,6 +58,10 @@ DEFAULTS = {
     "ssh_keyfile": "var/ssh/lab_ed25519",
     # how long a node may take to power off before what is left is killed
     "stop_timeout": 90,
+    # a node of the model boots with its kind's packages already installed
+    # (a cached role layer, tools/build-role-image); False: as on a cloud,
+    # its highstate installs them
+    "role_images": True,
 }
 
 
@@ -331,6 +338,7 @@ def _make(plan):
     record = plan["record"]
     name = record["name"]
     record["image"] = _host("ensure_image")(_cloud(), name)
+    record["role_layer"] = _host("ensure_role_layer")(_cloud(), name, plan["node"], record["image"])
     addresses = record["addresses"]
     _cloud().progress(name, "starting node " + ", ".join(f"{n}={a}" for n, a in addresses.items()))
     plan["public_address"] = next((a for n, a in addresses.items() if record["networks"][n]["public"]), None)

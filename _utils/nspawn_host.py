@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 import urllib.parse
+import urllib.request
 
 import salt.version
 from salt.exceptions import SaltCloudException, SaltCloudSystemExit
@@ -78,6 +79,82 @@ def ensure_image(cloud, name):
                 raise SaltCloudSystemExit("nspawn: building the node image failed (see output above)")
             cloud.progress(name, f"image built in {time.monotonic() - started:.0f} s")
     return image
+
+
+# what a node kind's highstate installs depends on these (secrets do not)
+ROLE_INPUTS = ("salt", "pillar", "_modules", "_states", "_utils/saltlab_model.py", "tools/role_packages.py")
+
+
+def _tree_digest(root, paths):
+    """A digest of the files under ``paths`` (relative to ``root``), names and contents."""
+    digest = hashlib.sha256()
+    for path in paths:
+        top = os.path.join(root, path)
+        files = (
+            [top]
+            if os.path.isfile(top)
+            else sorted(os.path.join(d, f) for d, _dirs, names in os.walk(top) for f in names)
+        )
+        for name in files:
+            if not name.endswith(("secrets.json", ".pyc")):
+                digest.update(os.path.relpath(name, root).encode() + b"\0")
+                with open(name, "rb") as fh:
+                    digest.update(fh.read())
+    return digest.hexdigest()[:16]
+
+
+def _role_spec(cloud, node, cache):
+    """
+    What ``node``'s highstate installs (tools/role_packages.py renders it),
+    kept per node kind and state tree: the render takes seconds.
+    """
+    repo = os.path.dirname(cloud.config_path("salt"))
+    path = os.path.join(cache, f"role-spec-{node['kind']}-{_tree_digest(repo, ROLE_INPUTS)}.json")
+    if not os.path.exists(path):
+        proc = run(sys.executable, os.path.join(repo, "tools", "role_packages.py"), node["name"])
+        with open(path + ".tmp", "w", encoding="utf-8") as fh:
+            fh.write(proc.stdout)
+        os.replace(path + ".tmp", path)
+    return path
+
+
+def _mirror_release(cloud):
+    """The mirror's current trixie Release, as a digest: new packages there make new layers."""
+    url = cloud.setting("mirror").rstrip("/") + "/dists/trixie/InRelease"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as answer:
+            return hashlib.sha256(answer.read()).hexdigest()[:16]
+    except OSError as exc:
+        raise SaltCloudSystemExit(f"nspawn: cannot read the package mirror's {url}: {exc}") from None
+
+
+def ensure_role_layer(cloud, name, node, image):
+    """
+    The role layer of ``node``'s kind over ``image`` (tools/build-role-image:
+    its highstate's packages, installed once), or None for a node outside
+    the lab model or when the provider's ``role_images`` is False (the
+    nodes install their packages as a cloud's do).
+    """
+    if node is None or not cloud.setting("role_images"):
+        return None
+    cache = cloud.setting("image_cache")
+    recipe = cloud.config_path("tools/build-role-image")
+    spec = _role_spec(cloud, node, cache)
+    digest = hashlib.sha256(f"{image}\0{_mirror_release(cloud)}\0".encode())
+    for path in (spec, recipe):
+        with open(path, "rb") as fh:
+            digest.update(fh.read())
+    layer = os.path.join(cache, f"role-{node['kind']}-{digest.hexdigest()[:12]}")
+    with open(os.path.join(cache, f".role-{node['kind']}.lock"), "w", encoding="utf-8") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.isdir(layer):
+            cloud.progress(name, f"building the {node['kind']} role layer {layer} (once per package set)")
+            started = time.monotonic()
+            proc = subprocess.run([recipe, image, layer, spec], stdout=sys.stderr, check=False)
+            if proc.returncode != 0:
+                raise SaltCloudSystemExit(f"nspawn: building the {node['kind']} role layer failed (see output above)")
+            cloud.progress(name, f"role layer built in {time.monotonic() - started:.0f} s")
+    return layer
 
 
 # ---------------------------------------------------------------------------

@@ -151,9 +151,10 @@ def host_keys(rootfs):
 
 
 def mount(cloud, node, node_dir):
-    """The node's overlay over the image, unless it is mounted."""
+    """The node's overlay over its role layer (if any) and the image, unless it is mounted."""
     if not os.path.ismount(node["rootfs"]):
-        layers = f"lowerdir={node['image']},upperdir={node_dir}/upper,workdir={node_dir}/work"
+        lower = ":".join(layer for layer in (node.get("role_layer"), node["image"]) if layer)
+        layers = f"lowerdir={lower},upperdir={node_dir}/upper,workdir={node_dir}/work"
         _run(cloud, "mount", "-t", "overlay", "overlay", "-o", layers, node["rootfs"])
 
 

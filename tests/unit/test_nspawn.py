@@ -343,3 +343,94 @@ def test_nested_cgroups_go_deepest_first_and_busy_ones_are_retried(tmp_path, mon
     assert removed.index("node/payload/system.slice/neutron-api.service") < removed.index("node/payload/system.slice")
     assert removed[-1] == "node" and not (tmp_path / "node").exists()
     assert busy["neutron-api.service"] == 0
+
+
+class LayerCloud:
+    """What the role layer's functions use of the driver's Cloud: settings, paths, progress."""
+
+    def __init__(self, repo, cache, role_images=True):
+        self.repo, self.lines = repo, []
+        self.settings = {"image_cache": str(cache), "role_images": role_images, "mirror": "http://mirror/debian"}
+
+    def setting(self, key):
+        return self.settings[key]
+
+    def config_path(self, path):
+        return str(self.repo / path)
+
+    def progress(self, name, line):
+        self.lines.append(line)
+
+
+@pytest.fixture
+def layer_repo(tmp_path, monkeypatch):
+    """A checkout whose role_packages prints a spec and whose build-role-image counts its builds."""
+    repo = tmp_path / "repo"
+    for path in nspawn_host.ROLE_INPUTS:
+        target = repo / path
+        if path.endswith(".py"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text("")
+        else:
+            target.mkdir(parents=True)
+    (repo / "salt" / "top.sls").write_text("base: {}\n")
+    # its spec: the packages in the state tree's top file
+    (repo / "tools" / "role_packages.py").write_text(
+        "import pathlib, sys\nprint(pathlib.Path(sys.argv[0]).parent.parent.joinpath('salt/top.sls').read_text())\n"
+    )
+    recipe = repo / "tools" / "build-role-image"
+    recipe.write_text('#!/bin/sh\necho built >> "$(dirname "$2")/builds"; mkdir "$2"\n')
+    recipe.chmod(0o755)
+    monkeypatch.setattr(nspawn_host, "_mirror_release", lambda cloud: "release-1")
+    (tmp_path / "images").mkdir()
+    return repo
+
+
+def test_a_role_layer_is_built_once_per_package_set(layer_repo, tmp_path, monkeypatch):
+    cloud = LayerCloud(layer_repo, tmp_path / "images")
+    compute1 = {"name": "compute1", "kind": "compute"}
+    layer = nspawn_host.ensure_role_layer(cloud, "compute1", compute1, "/images/debian-13-abc")
+    assert os.path.isdir(layer) and os.path.basename(layer).startswith("role-compute-")
+    # the second compute node of the same kind and tree: the same layer, no build
+    assert (
+        nspawn_host.ensure_role_layer(cloud, "compute2", dict(compute1, name="compute2"), "/images/debian-13-abc")
+        == layer
+    )
+    assert (tmp_path / "images" / "builds").read_text() == "built\n"
+    # a state tree whose packages are the same: the same layer
+    (layer_repo / "salt" / "init.sls").write_text("# a comment\n")
+    assert nspawn_host.ensure_role_layer(cloud, "compute1", compute1, "/images/debian-13-abc") == layer
+    # other packages, a new base image or a new mirror release: another layer
+    (layer_repo / "salt" / "top.sls").write_text("base: {'*': [x]}\n")
+    changed = nspawn_host.ensure_role_layer(cloud, "compute1", compute1, "/images/debian-13-abc")
+    assert changed != layer
+    assert nspawn_host.ensure_role_layer(cloud, "compute1", compute1, "/images/debian-13-def") not in (layer, changed)
+    monkeypatch.setattr(nspawn_host, "_mirror_release", lambda cloud: "release-2")
+    assert nspawn_host.ensure_role_layer(cloud, "compute1", compute1, "/images/debian-13-def") not in (layer, changed)
+    assert (tmp_path / "images" / "builds").read_text() == "built\n" * 4
+
+
+def test_no_role_layer_outside_the_model_or_when_switched_off(layer_repo, tmp_path):
+    assert nspawn_host.ensure_role_layer(LayerCloud(layer_repo, tmp_path / "images"), "bare", None, "/i") is None
+    off = LayerCloud(layer_repo, tmp_path / "images", role_images=False)
+    assert nspawn_host.ensure_role_layer(off, "compute1", {"name": "compute1", "kind": "compute"}, "/i") is None
+    assert not (tmp_path / "images" / "builds").exists()
+
+
+def test_a_failed_role_layer_build_says_so(layer_repo, tmp_path):
+    (layer_repo / "tools" / "build-role-image").write_text("#!/bin/sh\nexit 1\n")
+    with pytest.raises(SaltCloudSystemExit, match="building the storage role layer failed"):
+        nspawn_host.ensure_role_layer(
+            LayerCloud(layer_repo, tmp_path / "images"), "storage", {"name": "storage", "kind": "storage"}, "/i"
+        )
+
+
+def test_the_node_mounts_its_role_layer_over_the_image(tmp_path, monkeypatch):
+    commands = []
+    monkeypatch.setattr(nspawn_node, "_run", lambda cloud, *cmd, check=True: commands.append(cmd))
+    node = {"rootfs": str(tmp_path / "rootfs"), "image": "/images/base", "role_layer": "/images/role-compute-1"}
+    nspawn_node.mount(None, node, "/nodes/compute1")
+    assert "lowerdir=/images/role-compute-1:/images/base,upperdir=/nodes/compute1/upper" in commands[0][-2]
+    del node["role_layer"]
+    nspawn_node.mount(None, node, "/nodes/compute1")
+    assert "lowerdir=/images/base,upperdir" in commands[1][-2]
