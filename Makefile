@@ -60,8 +60,9 @@ lint: deps
 test: test-deps
 	.venv/bin/pytest
 
+# the fast tier: no lab, no real salt-call or salt-cloud, no QEMU
 unit: deps
-	.venv/bin/pytest -m "not e2e"
+	.venv/bin/pytest -m "not e2e and not slow"
 
 bench: deps
 	.venv/bin/python bench/lab.py

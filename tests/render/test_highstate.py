@@ -20,6 +20,8 @@ import pytest
 import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
+# every test renders with a real salt-call
+pytestmark = pytest.mark.slow
 NODES = {"controller": "controller", "network": "network", "compute": "compute1", "storage": "storage"}
 CONTROLLER = "192.168.1.11"
 # what the nspawn nodes report (salt-call grains.item virtual on a node)

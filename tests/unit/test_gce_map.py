@@ -22,6 +22,9 @@ import salt.utils.yaml
 from extensions import serving
 from fakes.compute_api import ComputeAPI
 
+# each test runs the real salt-cloud
+pytestmark = pytest.mark.slow
+
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PROJECT = "saltlab-test"
 ZONE = "europe-west1-b"
