@@ -405,11 +405,11 @@ def agent_get(port, path, pki, client="client.pem", timeout=10):
     """(status, parsed JSON body, the agent's certificate) of GET path on the agent forwarded to port."""
     connection = http.client.HTTPSConnection("127.0.0.1", port, timeout=timeout, context=tls_context(pki, client))
     try:
+        connection.connect()
+        peer = x509.load_der_x509_certificate(connection.sock.getpeercert(binary_form=True))
         connection.request("GET", path)
         response = connection.getresponse()
-        body = response.read()
-        peer = x509.load_der_x509_certificate(connection.sock.getpeercert(binary_form=True))
-        return response.status, json.loads(body), peer
+        return response.status, json.loads(response.read()), peer
     finally:
         connection.close()
 
