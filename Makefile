@@ -4,7 +4,7 @@ SALT_CLOUD := .venv/bin/salt-cloud
 MAP ?= maps/local.yaml
 SSH_MASTER := python3 tools/lab.py ssh network
 
-.PHONY: lab deps test-deps highstate demo destroy destroy-all lint test unit bench
+.PHONY: lab deps test-deps highstate demo destroy destroy-all lint test unit bench bench-amphora
 
 # --timeout: a master on a busy small host may answer the publish late; the
 # CLI's default 5 s would make it publish the job a second time.
@@ -64,3 +64,7 @@ unit: deps
 
 bench: deps
 	.venv/bin/python bench/lab.py
+
+# The Octavia amphora image: a cold build and boots under QEMU TCG.
+bench-amphora: test-deps
+	.venv/bin/python bench/amphora.py
