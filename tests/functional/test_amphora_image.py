@@ -12,6 +12,7 @@ The build needs root, mmdebstrap and Debian's mirror (a few minutes the first
 time); tools/install-host-deps --tests installs the host packages.
 """
 
+import importlib.machinery
 import json
 import os
 import shutil
@@ -19,6 +20,7 @@ import ssl
 import subprocess
 import sys
 import time
+import types
 
 import pytest
 
@@ -96,7 +98,7 @@ def test_second_run_is_a_cache_hit(image):
 
 
 def test_agent_answers_the_controller_over_mutual_tls(guest, image, pki):
-    info = guest.wait_for("the agent's /1.0/info", lambda: agent_info(guest.agent_port, pki), timeout=600)
+    info = guest.wait_for("an answer on the agent's /1.0/info", lambda: agent_info(guest.agent_port, pki), timeout=600)
     print(f"boot to agent answering under TCG: {time.monotonic() - guest.started:.1f} s")
     status, body, peer = agent_get(guest.agent_port, "/1.0/info", pki)
     assert status == 200
@@ -121,13 +123,13 @@ def test_agent_answers_the_controller_over_mutual_tls(guest, image, pki):
 
 
 def test_agent_refuses_a_client_without_certificate(guest, pki):
-    guest.wait_for("the agent's /1.0/info", lambda: agent_info(guest.agent_port, pki), timeout=600)
+    guest.wait_for("an answer on the agent's /1.0/info", lambda: agent_info(guest.agent_port, pki), timeout=600)
     with pytest.raises((ssl.SSLError, ConnectionError)):
         agent_get(guest.agent_port, "/1.0/info", pki, client=None)
 
 
 def test_agent_refuses_a_client_certificate_from_another_ca(guest, pki):
-    guest.wait_for("the agent's /1.0/info", lambda: agent_info(guest.agent_port, pki), timeout=600)
+    guest.wait_for("an answer on the agent's /1.0/info", lambda: agent_info(guest.agent_port, pki), timeout=600)
     with pytest.raises((ssl.SSLError, ConnectionError)):
         agent_get(guest.agent_port, "/1.0/info", pki, client="stranger.pem")
 
@@ -159,7 +161,7 @@ def ssh(guest, key, *options, command="true"):
 
 
 def test_root_logs_in_with_the_config_drive_key_and_no_password(guest, pki, ssh_key):
-    guest.wait_for("the agent's /1.0/info", lambda: agent_info(guest.agent_port, pki), timeout=600)
+    guest.wait_for("an answer on the agent's /1.0/info", lambda: agent_info(guest.agent_port, pki), timeout=600)
     login = ssh(guest, ssh_key, command="cat /etc/hostname; ls /etc/ssh/ssh_host_*_key")
     assert login.returncode == 0, login.stderr
     assert login.stdout.split() == [f"amphora-{AMPHORA_ID}", "/etc/ssh/ssh_host_ed25519_key"]
@@ -218,3 +220,31 @@ def test_octavia_user_data_is_cloud_config_yaml():
         "timezone": "UTC",
     }
     assert yaml.safe_load(octavia_user_data({})) == {"runcmd": ["systemctl restart rsyslog"], "timezone": "UTC"}
+
+
+def test_amphora_config_renders_a_static_management_network():
+    loader = importlib.machinery.SourceFileLoader("amphora_config", os.path.join(TOOLS, "amphora-config"))
+    module = types.ModuleType(loader.name)
+    loader.exec_module(module)
+    network = {
+        "links": [{"id": "tap0", "ethernet_mac_address": "FA:16:3E:00:00:02", "mtu": 1450}],
+        "networks": [
+            {
+                "id": "network0",
+                "type": "ipv4",
+                "link": "tap0",
+                "ip_address": "192.0.2.10",
+                "netmask": "255.255.255.0",
+                "routes": [{"network": "0.0.0.0", "netmask": "0.0.0.0", "gateway": "192.0.2.1"}],
+            },
+            {"id": "network1", "type": "ipv6_slaac", "link": "tap0"},
+        ],
+        "services": [{"type": "dns", "address": "192.0.2.53"}],
+    }
+    assert module.network_units(network, {}) == {
+        "50-amphora-fa163e000002.network": "[Match]\nMACAddress=fa:16:3e:00:00:02\n\n[Link]\nMTUBytes=1450\n\n"
+        "[Network]\nDHCP=no\nIPv6AcceptRA=yes\nAddress=192.0.2.10/24\nDNS=192.0.2.53\n\n"
+        "[Route]\nDestination=0.0.0.0/0\nGateway=192.0.2.1\n"
+    }
+    # no network_data.json: DHCP on the interfaces present at boot
+    assert "DHCP=ipv4" in module.network_units(None, {"fa:16:3e:00:00:03": "ens3"})["50-amphora-fa163e000003.network"]
