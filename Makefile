@@ -4,7 +4,7 @@ SALT_CLOUD := .venv/bin/salt-cloud
 MAP ?= maps/local.yaml
 SSH_MASTER := python3 tools/lab.py ssh network
 
-.PHONY: lab deps test-deps highstate demo destroy destroy-all lint test unit bench
+.PHONY: lab deps test-deps highstate demo destroy destroy-all lint test unit bench bench-amphora
 
 # `tools/lab.py apply` runs `salt '*' state.apply` on the master and prints
 # each node's progress as it goes (the master's event bus), then a summary
@@ -66,3 +66,7 @@ unit: deps
 
 bench: deps
 	.venv/bin/python bench/lab.py
+
+# The Octavia amphora image: a cold build and boots under QEMU TCG.
+bench-amphora: test-deps
+	.venv/bin/python bench/amphora.py
