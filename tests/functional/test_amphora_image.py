@@ -39,10 +39,13 @@ TOOLS = os.path.join(os.path.dirname(__file__), "..", "..", "tools")
 MIB = 1024 * 1024
 AMPHORA_ID = "5a1c7e57-0000-4000-8000-00000000a001"
 
-pytestmark = pytest.mark.skipif(
-    not shutil.which("qemu-system-x86_64"),
-    reason="QEMU is missing (tools/install-host-deps --tests installs it)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not shutil.which("qemu-system-x86_64"),
+        reason="QEMU is missing (tools/install-host-deps --tests installs it)",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
