@@ -314,9 +314,16 @@ def _check(vm_, deploy):
     _inst("check_machine")(_api(), conn, zone, spec)
     if _instance(conn, zone, name) is not None:
         raise SaltCloudSystemExit(f"gce: zone {zone} already has an instance named {name}; destroy it first")
-    gateway = _gateway(conn, zone, model, name) if deploy and not external else None
-    spec["oslogin_off"] = _oslogin(conn, name)
+    # every node but the master is deployed through it: the public rule lets
+    # the operator reach the master only (the controller's external address
+    # lets nothing in)
     master = None if is_master else _instance(conn, zone, model["master"])
+    gateway = None
+    if deploy and not external:
+        gateway = _gateway(conn, zone, model, name)
+    elif deploy and master is not None:
+        gateway = _inst("external_ip")(master)
+    spec["oslogin_off"] = _oslogin(conn, name)
     plan = {"model": model, "node": node, "keyfile": keyfile, "user": spec["ssh_username"], "gateway": gateway}
     # where the operator reaches the master's proxy: its external address
     plan["proxy_address"] = _inst("external_ip")(master) if master is not None else None

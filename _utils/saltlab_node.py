@@ -138,9 +138,11 @@ def _lab_settings(cloud, vm_, plan):
 def _ssh_target(cloud, vm_, plan):
     """
     The one choice of how salt-cloud reaches a node: its public address, or
-    its management address through the master's public one.
+    its management address through the master's public one (a node without
+    a public NIC, or one the driver gives a gateway: on Google, where only
+    the master lets the operator in).
     """
-    if plan.get("public"):
+    if plan.get("public") and not plan.get("gateway"):
         vm_["ssh_host"] = plan["public_address"]
     else:
         vm_["ssh_host"] = plan["management_address"]

@@ -496,7 +496,9 @@ def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap, c
     deployed = {c.args[0]["name"]: c.args[0] for c in bootstrap.call_args_list}
     network_ip = instances["network"]["networkInterfaces"][0]["accessConfigs"][0]["natIP"]
     assert deployed["network"]["ssh_host"] == network_ip and "gateway" not in deployed["network"]
-    assert deployed["controller"]["ssh_host"] == ret["controller"]["public_ips"][0]
+    # through the master too: the public rule lets the operator reach the master only
+    assert deployed["controller"]["ssh_host"] == "192.168.1.11"
+    assert deployed["controller"]["gateway"]["ssh_gateway"] == network_ip
     assert deployed["compute1"]["ssh_host"] == "192.168.1.21"
     assert deployed["compute1"]["gateway"] == {
         "ssh_gateway": network_ip,
