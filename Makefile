@@ -4,7 +4,7 @@ SALT_CLOUD := .venv/bin/salt-cloud
 MAP ?= maps/local.yaml
 SSH_MASTER := python3 tools/lab.py ssh network
 
-.PHONY: lab deps test-deps highstate demo destroy destroy-all lint test unit bench bench-amphora
+.PHONY: lab deps test-deps highstate demo destroy destroy-all lint test unit bench bench-amphora rehearse-gce
 
 # `tools/lab.py apply` runs `salt '*' state.apply` on the master and prints
 # each node's progress as it goes (the master's event bus), then a summary
@@ -70,3 +70,9 @@ bench: deps
 # The Octavia amphora image: a cold build and boots under QEMU TCG.
 bench-amphora: test-deps
 	.venv/bin/python bench/amphora.py
+
+# The Google Cloud path on booted machines (tests/fakes/rehearsal.py): the
+# whole map, the full lab and the demo; the default test run rehearses the
+# keystone lab on three nodes (tests/e2e/test_08_gce_rehearsal.py).
+rehearse-gce: test-deps
+	SALTLAB_REHEARSAL=full .venv/bin/pytest -p no:cacheprovider tests/e2e/test_08_gce_rehearsal.py

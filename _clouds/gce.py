@@ -19,8 +19,21 @@ deployed through the master's external address. Its SSH host keys are
 read from the instance's guest attributes (``hostkeys/``, published by
 Google's guest agent) and checked on every SSH connection.
 
-Credentials: a service-account JSON key (``service_account_key``); the
-project defaults to the key's ``project_id``.
+Credentials: a service-account JSON key (``service_account_key``, used
+when it is set or exists), else application-default credentials
+(``gcloud auth application-default login``); either may impersonate a
+service account (``impersonate_service_account``: for organisations that
+refuse service-account keys). The project defaults to the key's, the
+credentials' or the impersonated account's. The instances set
+``enable-oslogin: FALSE``: the ``ssh-keys`` metadata is how the operator
+logs in, also in a project that enables OS Login (a note says so); an
+organisation policy that requires OS Login is not supported.
+
+The master's external address (1:1 NAT outside the VM: its NIC never
+has it) is what the operator reaches: every node gets it as the grain
+``saltlab_proxy_address``, which the state tree's proxy address is
+(``salt/lib/lab.jinja``: the proxy's certificate, the URLs it rewrites to,
+the console URLs, the openrc files).
 
 Provider configuration (``cloud.providers.d/gce.conf``):
 
@@ -28,17 +41,21 @@ Provider configuration (``cloud.providers.d/gce.conf``):
 
     gce:
       driver: gce
-      service_account_key: ~/.keys/gcp_service_account.json
-      # project: my-project              # default: the key's project_id
+      service_account_key: ~/.keys/gcp_service_account.json   # or unset: application-default credentials
+      # impersonate_service_account: saltlab@my-project.iam.gserviceaccount.com
+      # project: my-project              # default: the credentials' project
       zone: europe-west1-b               # region: from the zone unless given
       ssh_keyfile: ~/.ssh/gcp-default-key
       # operator_address: 203.0.113.7    # default: detected (operator_address_url)
+      # operator_range_force: True       # to let in a range wider than a /24
       nat_network: management            # Cloud NAT for the network of this purpose; '' for none
 
 Profile keys: ``machine_type``, ``nested_virtualization``,
 ``extra_disk_gb`` (a second persistent disk), ``image``, ``disk_size_gb``,
-``disk_type``. ``api_endpoint`` and ``anonymous: True`` point the driver at
-a local fake or emulator of the API (tests only).
+``disk_type`` (default: the machine series' own, pd-balanced or, on
+Hyperdisk-only series such as N4 and C4, hyperdisk-balanced).
+``api_endpoint``, ``iam_endpoint`` and ``anonymous: True`` point the
+driver at a local fake or emulator of the API (tests only).
 
 CLI examples:
 
@@ -80,7 +97,9 @@ DEFAULTS = {
     "image": "projects/debian-cloud/global/images/family/debian-13",
     "image_projects": ["debian-cloud"],
     "disk_size_gb": 20,
-    "disk_type": "pd-balanced",
+    # None: the machine series' default (gce_instance.disk_type)
+    "disk_type": None,
+    "operator_range_force": False,
     "nat_network": "management",
     "operation_timeout": 600,
     "poll_interval": 2,
@@ -177,16 +196,18 @@ def _public_rule(model):
     model) for the public network's rule.
     """
     ports = __utils__["saltlab_model.proxy_ports"](model)  # noqa: F821 pylint: disable=undefined-variable
-    return _cloud().setting("operator_address"), _cloud().setting("operator_address_url"), ports
+    force = bool(_cloud().setting("operator_range_force"))
+    return _cloud().setting("operator_address"), _cloud().setting("operator_address_url"), ports, force
 
 
 def _profile_value(vm_, key, default=None):
     return config.get_cloud_config_value(key, vm_, __opts__, default=default, search_global=False)  # noqa: F821
 
 
-def _node_spec(vm_, node, nets):
+def _node_spec(vm_, node, nets, lab_name, master=False):
     """
-    What the profile asks of a node, checked before any request.
+    What the profile asks of a node, checked before any request; the
+    master carries the network tag the public rule targets.
     """
     machine_type = _profile_value(vm_, "machine_type")
     if not machine_type:
@@ -200,10 +221,11 @@ def _node_spec(vm_, node, nets):
         "nested_virtualization": bool(_profile_value(vm_, "nested_virtualization", False)),
         "image": str(_cloud().setting("image", vm_)),
         "disk_size_gb": _cloud().setting("disk_size_gb", vm_),
-        "disk_type": str(_cloud().setting("disk_type", vm_)),
+        "disk_type": _inst("disk_type")(machine_type, _cloud().setting("disk_type", vm_)),
         "ssh_username": str(_cloud().setting("ssh_username", vm_)),
         "extra_disk_gb": _profile_value(vm_, "extra_disk_gb"),
         "role": ",".join(node["roles"]),
+        "tags": [_net("proxy_tag")(lab_name)] if master else [],
     }
     if spec["nested_virtualization"]:
         _inst("check_nested_virtualization")(spec["machine_type"])
@@ -226,6 +248,29 @@ def _instance(conn, zone, name):
 def _lab_instances(conn, zone, lab_name):
     with _api().doing(f"listing the instances of zone {zone}"):
         return [i for i in conn.instances.list(project=conn.project, zone=zone) if i.labels.get("saltlab") == lab_name]
+
+
+def _oslogin(conn, name):
+    """
+    Whether the project enables OS Login (its metadata ``enable-oslogin``),
+    said in a note: then the lab's instances turn it off for themselves
+    (``enable-oslogin: FALSE``) to use the ssh-keys metadata; an
+    organisation policy requiring OS Login would override that.
+    """
+    call = functools.partial(conn.projects.get, project=conn.project)
+    try:
+        project = _api().get(call, f"reading project {conn.project}")
+    except SaltCloudSystemExit:
+        return False  # no compute.projects.get: nothing known
+    items = {i.key: i.value for i in project.common_instance_metadata.items} if project else {}
+    if str(items.get("enable-oslogin", "")).strip().upper() != "TRUE":
+        return False
+    _cloud().progress(
+        name,
+        f"project {conn.project} enables OS Login; the lab's instances set enable-oslogin=FALSE and take "
+        "your key from ssh-keys metadata (if an organisation policy requires OS Login, SSH will be refused)",
+    )
+    return True
 
 
 def _gateway(conn, zone, model, name):
@@ -259,7 +304,8 @@ def _check(vm_, deploy):
     nat = _net("nat_network")(model, _cloud().setting("nat_network"))
     node = _cloud().lab_node(name, model)
     zone, _region = _api().place()
-    spec = _node_spec(vm_, node, nets)
+    is_master = node["kind"] == model["master"]
+    spec = _node_spec(vm_, node, nets, lab_name, is_master)
     keyfile = _cloud().operator_keyfile(vm_)
     with open(keyfile + ".pub", encoding="utf-8") as fh:
         public_key = fh.read()
@@ -268,8 +314,19 @@ def _check(vm_, deploy):
     _inst("check_machine")(_api(), conn, zone, spec)
     if _instance(conn, zone, name) is not None:
         raise SaltCloudSystemExit(f"gce: zone {zone} already has an instance named {name}; destroy it first")
-    gateway = _gateway(conn, zone, model, name) if deploy and not external else None
+    # every node but the master is deployed through it: the public rule lets
+    # the operator reach the master only (the controller's external address
+    # lets nothing in)
+    master = None if is_master else _instance(conn, zone, model["master"])
+    gateway = None
+    if deploy and not external:
+        gateway = _gateway(conn, zone, model, name)
+    elif deploy and master is not None:
+        gateway = _inst("external_ip")(master)
+    spec["oslogin_off"] = _oslogin(conn, name)
     plan = {"model": model, "node": node, "keyfile": keyfile, "user": spec["ssh_username"], "gateway": gateway}
+    # where the operator reaches the master's proxy: its external address
+    plan["proxy_address"] = _inst("external_ip")(master) if master is not None else None
     context = {"conn": conn, "zone": zone, "lab": lab_name, "nets": nets, "nat": nat, "public_key": public_key}
     return dict(plan, public=external, addresses=spec["addresses"], spec=spec, **context)
 
@@ -280,7 +337,11 @@ def _make(plan):
     instance; its external address.
     """
     conn, zone, lab_name, spec, name = plan["conn"], plan["zone"], plan["lab"], plan["spec"], plan["name"]
-    _net("ensure")(_api(), conn, lab_name, plan["nets"], plan["nat"], _public_rule(plan["model"]), name)
+    # what this node makes of the lab's networks goes with it if it fails
+    plan["networks_made"] = []
+    _net("ensure")(
+        _api(), conn, lab_name, plan["nets"], plan["nat"], _public_rule(plan["model"]), name, plan["networks_made"]
+    )
     data_disk = None
     if spec["extra_disk_gb"]:
         disk_name = f"{name}-data"
@@ -309,6 +370,16 @@ def _make(plan):
     with _api().doing(f"reading instance {name}"):
         plan["instance"] = conn.instances.get(project=conn.project, zone=zone, instance=name)
     plan["public_address"] = _inst("external_ip")(plan["instance"])
+    if plan["node"]["kind"] == plan["model"]["master"]:
+        plan["proxy_address"] = plan["public_address"]
+
+
+def _grains(plan):
+    """
+    What the node learns only once it is made: the master's external
+    address, where the operator reaches the proxy (1:1 NAT: no NIC has it).
+    """
+    return {"saltlab_proxy_address": plan["proxy_address"]} if plan.get("proxy_address") else {}
 
 
 def _lookup(name):
@@ -338,13 +409,28 @@ def _delete(found):
 
 
 def _remove(plan):
-    _inst("delete_node")(_api(), plan["conn"], plan["zone"], plan["lab"], plan["name"])
+    """
+    A failed node's instance and disks; the lab's networks too when this
+    node made them and no other instance uses them (a first node that
+    failed leaves no billed network, rule or Cloud NAT).
+    """
+    conn, zone, lab_name, name = plan["conn"], plan["zone"], plan["lab"], plan["name"]
+    _inst("delete_node")(_api(), conn, zone, lab_name, name)
+    if not plan.get("networks_made"):
+        return
+    users = _net("users")(_api(), conn, zone, lab_name, plan["nets"])
+    if users:
+        _cloud().progress(name, f"the lab's networks it made stay: {', '.join(users)} use them")
+        return
+    _cloud().progress(name, "removing the lab's networks it made")
+    _net("remove")(_api(), conn, lab_name, plan["nets"], name)
 
 
 def _ops():
     return {
         "check": _check,
         "make": _make,
+        "grains": _grains,
         "host_keys": lambda plan: _inst("host_keys")(_api(), plan["conn"], plan["zone"], plan["name"]),
         "remove": _remove,
         "describe": lambda plan: _inst("describe")(plan["instance"]),

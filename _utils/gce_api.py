@@ -20,9 +20,11 @@ import urllib.parse
 from salt.exceptions import SaltCloudConfigError, SaltCloudSystemExit
 
 try:
+    import google.auth
     import google.auth.exceptions
     import requests.exceptions
     from google.api_core import exceptions as api_exceptions
+    from google.auth import impersonated_credentials
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import compute_v1
     from google.oauth2 import service_account
@@ -34,6 +36,11 @@ except ImportError:
 log = logging.getLogger(__name__)
 
 COMPUTE_SCOPE = "https://www.googleapis.com/auth/compute"
+# what the credentials that impersonate a service account need (IAM Credentials API)
+CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
+# the reasons the API gives for a project where the Compute Engine API is not enabled
+DISABLED_REASONS = ("accessNotConfigured", "SERVICE_DISABLED")
+CREDENTIALS = ("service_account_key", "application_default")
 QUOTA_REASONS = (
     "quotaExceeded",
     "rateLimitExceeded",
@@ -43,6 +50,7 @@ QUOTA_REASONS = (
     "ZONE_RESOURCE_POOL_EXHAUSTED_WITH_DETAILS",
 )
 ROLES_NEEDED = "Compute Instance Admin (v1), Compute Network Admin, Compute Security Admin and Service Account User"
+ENABLE_API = "gcloud services enable compute.googleapis.com --project {project}"
 CLIENTS = {
     "zones": "ZonesClient",
     "machine_types": "MachineTypesClient",
@@ -53,6 +61,7 @@ CLIENTS = {
     "routers": "RoutersClient",
     "disks": "DisksClient",
     "instances": "InstancesClient",
+    "projects": "ProjectsClient",
     "zone_operations": "ZoneOperationsClient",
     "region_operations": "RegionOperationsClient",
     "global_operations": "GlobalOperationsClient",
@@ -77,7 +86,33 @@ def message(exc):
 
 
 def _reasons(exc):
-    return [e.get("reason") for e in getattr(exc, "errors", None) or [] if isinstance(e, dict)]
+    reasons = [e.get("reason") for e in getattr(exc, "errors", None) or [] if isinstance(e, dict)]
+    # google.rpc.ErrorInfo details (SERVICE_DISABLED)
+    reasons += [getattr(d, "reason", None) for d in getattr(exc, "details", None) or []]
+    return reasons
+
+
+def api_disabled(exc, text=""):
+    """Whether the API says it is not enabled in the project (a 403 of its own)."""
+    return any(r in DISABLED_REASONS for r in _reasons(exc)) or (
+        "has not been used in project" in text or "it is disabled" in text
+    )
+
+
+class _Timed:
+    """
+    A client whose calls take ``request_timeout`` (seconds per HTTP request)
+    unless the call gives its own ``timeout``.
+    """
+
+    def __init__(self, client, timeout):
+        self._client, self._timeout = client, timeout
+
+    def __getattr__(self, name):
+        value = getattr(self._client, name)
+        if name.startswith("_") or not callable(value) or not self._timeout:
+            return value
+        return functools.partial(value, timeout=float(self._timeout))
 
 
 class _Connection:
@@ -98,7 +133,8 @@ class _Connection:
             cls = getattr(compute_v1, CLIENTS[name])
             options = {"api_endpoint": self.host} if self.host else None
             transport = functools.partial(cls.get_transport_class("rest"), url_scheme=self.scheme)
-            self._clients[name] = cls(credentials=self._credentials, client_options=options, transport=transport)
+            client = cls(credentials=self._credentials, client_options=options, transport=transport)
+            self._clients[name] = _Timed(client, self.timeout)
         return self._clients[name]
 
 
@@ -119,9 +155,15 @@ class Api:
         text = message(exc)
         key = self.cloud.setting("service_account_key")
         if HAS_GCE and isinstance(exc, (api_exceptions.Forbidden, api_exceptions.TooManyRequests)):
+            project = _PROJECT.get("project") or self.cloud.setting("project") or "?"
+            if api_disabled(exc, text):
+                return (
+                    f"gce: the Compute Engine API is not enabled in project {project} (seen while {doing}): "
+                    f"enable it with `{ENABLE_API.format(project=project)}` (or the console's APIs & Services), "
+                    "wait a minute, then run again"
+                )
             if any(r in QUOTA_REASONS for r in _reasons(exc)) or "quota" in text.lower():
                 return f"gce: quota exceeded while {doing}: {text}"
-            project = _PROJECT.get("project") or self.cloud.setting("project") or "?"
             needs = f"the service account needs {ROLES_NEEDED} on project {project}"
             return f"gce: permission denied while {doing}: {text} ({needs})"
         if HAS_GCE and isinstance(exc, google.auth.exceptions.InvalidOperation):
@@ -130,6 +172,13 @@ class Api:
         if HAS_GCE and isinstance(exc, api_exceptions.Unauthorized):
             return f"gce: the API rejected the credentials while {doing}: {text} (check service_account_key {key})"
         if HAS_GCE and isinstance(exc, google.auth.exceptions.RefreshError):
+            target = self.cloud.setting("impersonate_service_account")
+            if target:
+                why = f"your credentials need Service Account Token Creator on {target}"
+                return f"gce: impersonating {target} was refused while {doing}: {exc} ({why})"
+            if self._source() == "application_default":
+                why = "run `gcloud auth application-default login` again"
+                return f"gce: the application-default credentials were refused while {doing}: {exc} ({why})"
             why = "deleted or disabled key? create a new one"
             return f"gce: the service-account key {key} was refused while {doing}: {exc} ({why})"
         if HAS_GCE and isinstance(exc, requests.exceptions.Timeout):
@@ -162,15 +211,76 @@ class Api:
             raise SaltCloudConfigError(f"gce: api_endpoint {value!r} must be http(s)://HOST[:PORT]")
         return url.netloc, url.scheme
 
+    def _source(self):
+        """
+        Where the credentials come from: ``credentials`` when set, else the
+        service-account key when one is configured or at the default path,
+        else application-default credentials.
+        """
+        chosen = self.cloud.setting("credentials")
+        if chosen:
+            if chosen not in CREDENTIALS:
+                raise SaltCloudConfigError(f"gce: credentials must be one of {', '.join(CREDENTIALS)}, not {chosen!r}")
+            return chosen
+        provider = self.cloud.provider() or {}
+        if provider.get("service_account_key"):
+            return "service_account_key"
+        path = os.path.expanduser(str(self.cloud.setting("service_account_key")))
+        return "service_account_key" if os.path.isfile(path) else "application_default"
+
     def credentials(self):
         """
-        (credentials, the key's project) from the service-account key, or
-        anonymous ones for a local fake.
+        (credentials, their project or None): a service-account key
+        (``service_account_key``), application-default credentials
+        (``gcloud auth application-default login``, ``GOOGLE_APPLICATION_CREDENTIALS``
+        or the metadata server), either impersonating the service account
+        ``impersonate_service_account``; or anonymous ones for a local fake.
         """
         if self.cloud.setting("anonymous"):
             if not self.cloud.setting("api_endpoint"):
                 raise SaltCloudConfigError("gce: anonymous: True is only for a local fake (set api_endpoint)")
             return AnonymousCredentials(), None
+        target = self.cloud.setting("impersonate_service_account")
+        scopes = [CLOUD_PLATFORM_SCOPE] if target else [COMPUTE_SCOPE]
+        if self._source() == "application_default":
+            source, project = self._application_default(scopes)
+        else:
+            source, project = self._key_file(scopes)
+        if not target:
+            return source, project
+        return self._impersonated(source, str(target)), self._account_project(str(target)) or project
+
+    def _application_default(self, scopes):
+        try:
+            credentials, project = google.auth.default(scopes=scopes)
+        except google.auth.exceptions.DefaultCredentialsError as exc:
+            key = os.path.expanduser(str(self.cloud.setting("service_account_key")))
+            raise SaltCloudConfigError(
+                f"gce: no credentials: no service-account key at {key} and no application-default credentials "
+                f"({exc}); run `gcloud auth application-default login`, or set service_account_key "
+                "(README: Google Cloud)"
+            ) from None
+        return credentials, project
+
+    @staticmethod
+    def _account_project(email):
+        match = re.fullmatch(r"[^@]+@([a-z][-a-z0-9]{4,28}[a-z0-9])\.iam\.gserviceaccount\.com", email)
+        return match.group(1) if match else None
+
+    def _impersonated(self, source, target):
+        if "@" not in target:
+            raise SaltCloudConfigError(f"gce: impersonate_service_account {target!r} is not a service account's email")
+        override = self.cloud.setting("iam_endpoint")
+        extra = {}
+        if override:
+            extra["iam_endpoint_override"] = (
+                f"{str(override).rstrip('/')}/iam/v1/projects/-/serviceAccounts/{target}:generateAccessToken"
+            )
+        return impersonated_credentials.Credentials(
+            source_credentials=source, target_principal=target, target_scopes=[COMPUTE_SCOPE], lifetime=3600, **extra
+        )
+
+    def _key_file(self, scopes):
         path = os.path.expanduser(str(self.cloud.setting("service_account_key")))
         if not os.path.isfile(path):
             raise SaltCloudConfigError(
@@ -188,7 +298,7 @@ class Api:
                 f"gce: {path} is not a service-account key (type: {kind!r}); download a JSON key of a service account"
             )
         try:
-            credentials = service_account.Credentials.from_service_account_info(info, scopes=[COMPUTE_SCOPE])
+            credentials = service_account.Credentials.from_service_account_info(info, scopes=scopes)
         except (ValueError, KeyError, TypeError) as exc:
             raise SaltCloudConfigError(f"gce: the service-account key {path} is not usable: {exc}") from None
         return credentials, info.get("project_id")
@@ -200,7 +310,7 @@ class Api:
         project = self.cloud.setting("project") or key_project
         if not project:
             raise SaltCloudConfigError(
-                "gce: no project: set project in cloud.providers.d/gce.conf (the service-account key names none)"
+                "gce: no project: set project in cloud.providers.d/gce.conf (the credentials name none)"
             )
         _PROJECT["project"] = str(project)
         return _Connection(credentials, str(project), host, scheme, self.cloud.setting("request_timeout"))
@@ -310,6 +420,12 @@ def _raise_errors(operation, doing):
     text = "; ".join(e.message or e.code for e in errors)
     if any(c in QUOTA_REASONS for c in codes) or "quota" in text.lower():
         raise SaltCloudSystemExit(f"gce: quota exceeded while {doing}: {text}")
+    if any(c in DISABLED_REASONS for c in codes):
+        project = _PROJECT.get("project", "?")
+        raise SaltCloudSystemExit(
+            f"gce: the Compute Engine API is not enabled in project {project} (seen while {doing}): "
+            f"enable it with `{ENABLE_API.format(project=project)}`, wait a minute, then run again"
+        )
     if operation.http_error_status_code == 403:
         raise SaltCloudSystemExit(
             f"gce: permission denied while {doing}: {text} (the service account needs {ROLES_NEEDED})"

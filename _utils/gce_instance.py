@@ -25,6 +25,9 @@ log = logging.getLogger(__name__)
 # machine families on Intel CPUs, where Compute Engine offers nested
 # virtualization (not E2, the AMD families N2D/C2D/C3D/T2D, nor Arm)
 NESTED_FAMILIES = ("n1", "n2", "n4", "c2", "c3", "c4", "m1", "m2", "m3", "h3")
+# machine series whose disks are Hyperdisk only: no Persistent Disk (pd-*),
+# boot disks included
+HYPERDISK_ONLY = ("c4", "c4a", "c4d", "n4", "n4d", "h3", "h4d", "x4", "m4")
 
 
 # ---------------------------------------------------------------------------
@@ -49,6 +52,24 @@ def check_nested_virtualization(machine_type):
         )
 
 
+def disk_type(machine_type, wanted=None):
+    """
+    The disks' type for a machine type: ``wanted`` (the profile's
+    ``disk_type``) when the machine series takes it, else the series'
+    default (pd-balanced; hyperdisk-balanced where only Hyperdisk is
+    taken); a Persistent Disk on a Hyperdisk-only series is refused.
+    """
+    series = str(machine_type).split("-", 1)[0]
+    if not wanted:
+        return "hyperdisk-balanced" if series in HYPERDISK_ONLY else "pd-balanced"
+    if series in HYPERDISK_ONLY and str(wanted).startswith("pd-"):
+        raise SaltCloudConfigError(
+            f"gce: machine type {machine_type} (series {series.upper()}) takes only Hyperdisk, not disk_type "
+            f"{wanted}; use hyperdisk-balanced (or leave disk_type unset)"
+        )
+    return str(wanted)
+
+
 def node_addresses(node, nets):
     """
     The node's internal address on each of its NICs, in the model's order,
@@ -69,7 +90,8 @@ def instance_body(project, zone, lab, name, spec, nets, public_key, data_disk=No
     """
     The instance resource for a node. ``spec``: machine_type, nics,
     addresses ({nic: address}), nested_virtualization, image, disk_size_gb,
-    disk_type, ssh_username, role. Its NICs are on the lab's networks
+    disk_type, ssh_username, role, tags (network tags), oslogin_off (OS Login
+    turned off for the instance). Its NICs are on the lab's networks
     (``<lab>-<network>``, as ``gce_network.resource_names`` names them).
     """
     region = zone.rsplit("-", 1)[0]
@@ -110,6 +132,13 @@ def instance_body(project, zone, lab, name, spec, nets, public_key, data_disk=No
         disks=disks,
         metadata=compute_v1.Metadata(items=items),
     )
+    if spec.get("oslogin_off"):
+        # the ssh-keys above, not OS Login, where the project enables it
+        # (an instance's value overrides the project's; an organisation
+        # policy that requires OS Login overrides both)
+        instance.metadata.items.append(compute_v1.Items(key="enable-oslogin", value="FALSE"))
+    if spec.get("tags"):
+        instance.tags = compute_v1.Tags(items=list(spec["tags"]))
     if spec.get("nested_virtualization"):
         instance.advanced_machine_features = compute_v1.AdvancedMachineFeatures(enable_nested_virtualization=True)
     return instance

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 # Compute Engine's range of VPC MTUs
 MTU_RANGE = (1300, 8896)
+# the widest operator range let in without operator_range_force
+WIDEST_OPERATOR_PREFIX = 24
 
 
 # ---------------------------------------------------------------------------
@@ -73,6 +75,11 @@ def nat_network(model, value):
     return model["purposes"][value]
 
 
+def proxy_tag(lab):
+    """The network tag of the master (the TLS proxy), the public rule's only target."""
+    return f"{lab}-proxy"
+
+
 def resource_names(lab, net):
     """
     Network, subnetwork, firewall, router and NAT names of one lab network.
@@ -111,20 +118,24 @@ def subnetwork_body(project, region, lab, net, spec):
 def firewall_body(project, lab, net, spec, operator=None, ports=None):
     """
     The external network: ICMP and the given TCP ports from the operator
-    only. The others: everything from their own CIDR.
+    only, to the master only (its network tag: the controller's external
+    address lets nothing in). The others: everything from their own CIDR.
     """
+    targets = {}
     if spec["external"]:
         allowed = [
             compute_v1.Allowed(I_p_protocol="icmp"),
             compute_v1.Allowed(I_p_protocol="tcp", ports=[str(p) for p in ports]),
         ]
         sources = [operator]
-        what = "ICMP, SSH and the proxy's ports from the operator only"
+        targets = {"target_tags": [proxy_tag(lab)]}
+        what = "ICMP, SSH and the proxy's ports from the operator only, to the master only"
     else:
         allowed = [compute_v1.Allowed(I_p_protocol="all")]
         sources = [str(spec["net"])]
         what = f"everything from {spec['net']}"
     return compute_v1.Firewall(
+        **targets,
         name=resource_names(lab, net)["firewall"],
         direction="INGRESS",
         priority=1000,
@@ -141,9 +152,9 @@ def router_body(project, region, lab, net):
     subnetworks' ranges, on addresses Google allocates.
     """
     names = resource_names(lab, net)
+    # no region in the body: the request's URL names it (the field is output only)
     return compute_v1.Router(
         name=names["router"],
-        region=region,
         network=f"projects/{project}/global/networks/{names['network']}",
         description=f"saltlab lab {lab}: Cloud NAT for the nodes on {net} without an external address",
         nats=[
@@ -156,10 +167,11 @@ def router_body(project, region, lab, net):
     )
 
 
-def operator_cidr(value, url):
+def operator_cidr(value, url, force=False):
     """
     The operator's address as a /32: ``value`` (``operator_address``: an
-    address or a CIDR) or, when empty, what ``url`` answers.
+    address or a CIDR) or, when empty, what ``url`` answers. A range wider
+    than a /24 is refused unless ``force`` (``operator_range_force``).
     """
     if not value:
         try:
@@ -177,6 +189,12 @@ def operator_cidr(value, url):
         network = ipaddress.IPv4Network(str(value), strict=False)
     except ValueError:
         raise SaltCloudConfigError(f"gce: {source} gave {value!r}, not an IPv4 address") from None
+    if network.prefixlen < WIDEST_OPERATOR_PREFIX and not force:
+        raise SaltCloudConfigError(
+            f"gce: {source} {network} would let {network.num_addresses} addresses reach the lab's SSH and APIs "
+            f"(wider than a /{WIDEST_OPERATOR_PREFIX}); give your own address, or set operator_range_force: True "
+            "to open it that wide"
+        )
     return str(network)
 
 
@@ -193,24 +211,26 @@ def _public_rule(api, conn, lab, nets, public_rule, label):
     name = resource_names(lab, net)["firewall"]
     if api.get(functools.partial(conn.firewalls.get, project=conn.project, firewall=name), f"reading firewall {name}"):
         return net, None
-    operator_address, url, ports = public_rule
-    operator = operator_cidr(operator_address, url)
+    operator_address, url, ports, force = public_rule
+    operator = operator_cidr(operator_address, url, force)
     api.cloud.progress(
         label, f"the public network lets in {operator} only, on ICMP and TCP " + ", ".join(map(str, ports))
     )
     return net, firewall_body(conn.project, lab, net, nets[net], operator, ports)
 
 
-def ensure(api, conn, lab, nets, nat, public_rule, label="lab"):
+def ensure(api, conn, lab, nets, nat, public_rule, label="lab", made=None):
     """
     Make the lab's networks, subnetworks, firewall rules and Cloud Router
     (with its NAT, on network ``nat``) that do not exist yet;
     ``public_rule``: (``operator_address``, ``operator_address_url``, the
-    ports) for the public network's rule. Returns the names it made.
+    ports, ``operator_range_force``) for the public network's rule. Returns
+    the names it made (also in ``made``, as it goes: what a failure
+    half-way had made).
     """
     _zone, region = api.place()
     project = conn.project
-    made = []
+    made = [] if made is None else made
 
     def make(kind, name, client, scope, body, **where):
         getter = functools.partial(client.get, project=project, **where, **{kind: name})
@@ -275,13 +295,14 @@ def update_firewall(api, conn, lab, nets, public_rule):
     )
     if current is None:
         raise SaltCloudSystemExit(f"gce: there is no firewall {name} yet (salt-cloud -f create_lab_networks gce)")
-    operator_address, url, ports = public_rule
-    wanted = firewall_body(conn.project, lab, net, spec, operator_cidr(operator_address, url), ports)
+    operator_address, url, ports, force = public_rule
+    wanted = firewall_body(conn.project, lab, net, spec, operator_cidr(operator_address, url, force), ports)
 
     def summary(rule):
         return {
             "source_ranges": list(rule.source_ranges),
             "allowed": [(a.I_p_protocol, list(a.ports)) for a in rule.allowed],
+            "target_tags": list(rule.target_tags),
         }
 
     after = summary(wanted)
@@ -290,7 +311,10 @@ def update_firewall(api, conn, lab, nets, public_rule):
     ports_text = ", ".join(after["allowed"][-1][1])
     api.cloud.progress("lab", f"firewall {name}: from {', '.join(after['source_ranges'])} on ICMP and TCP {ports_text}")
     patch = compute_v1.Firewall(
-        source_ranges=wanted.source_ranges, allowed=wanted.allowed, description=wanted.description
+        source_ranges=wanted.source_ranges,
+        allowed=wanted.allowed,
+        target_tags=wanted.target_tags,
+        description=wanted.description,
     )
     with api.doing(f"updating firewall {name}"):
         operation = conn.firewalls.patch(project=conn.project, firewall=name, firewall_resource=patch)

@@ -188,20 +188,27 @@ def host_lock(cloud):
         yield
 
 
-def _ensure_bridges(nets):
+def ensure_bridges(nets, space=None):
+    """
+    A bridge per network (``spec["bridge"]``, its MTU, up) with the
+    network's gateway address when it has one; a network without one is
+    unreachable from where the bridges are. ``space``: in that network
+    namespace instead of this host's (the gce rehearsal's VPC).
+    """
+    ip = ("ip", "-n", space) if space else ("ip",)
     for spec in nets.values():
         bridge = spec["bridge"]
-        if run("ip", "link", "show", bridge, check=False).returncode != 0:
-            run("ip", "link", "add", bridge, "type", "bridge")
-        run("ip", "link", "set", bridge, "mtu", str(spec["mtu"]), "up")
+        if run(*ip, "link", "show", bridge, check=False).returncode != 0:
+            run(*ip, "link", "add", bridge, "type", "bridge")
+        run(*ip, "link", "set", bridge, "mtu", str(spec["mtu"]), "up")
         if spec["gateway"]:
             cidr = f"{spec['gateway']}/{ipaddress.IPv4Network(spec['cidr']).prefixlen}"
-            if cidr not in run("ip", "-4", "-o", "addr", "show", "dev", bridge).stdout:
-                run("ip", "addr", "add", cidr, "dev", bridge)
+            if cidr not in run(*ip, "-4", "-o", "addr", "show", "dev", bridge).stdout:
+                run(*ip, "addr", "add", cidr, "dev", bridge)
         else:
             # The host is not on this network: its addresses must never
             # follow the default route off the machine.
-            run("ip", "route", "replace", "unreachable", spec["cidr"])
+            run(*ip, "route", "replace", "unreachable", spec["cidr"])
 
 
 def ensure_host_network(cloud, nets):
@@ -209,7 +216,7 @@ def ensure_host_network(cloud, nets):
     Bridges for every network; the host's address on the public gateway;
     forwarding only from the public bridge to the mirror, NATed.
     """
-    _ensure_bridges(nets)
+    ensure_bridges(nets)
     with open("/proc/sys/net/ipv4/ip_forward", "w", encoding="ascii") as fh:
         fh.write("1")
     for table, chain, hook in (("filter", FORWARD_CHAIN, "FORWARD"), ("nat", NAT_CHAIN, "POSTROUTING")):
@@ -246,9 +253,12 @@ def remove_host_network(nets):
 # a node's cgroups and processes
 
 
-def cgroups(name, roots=CGROUP_ROOTS):
-    """The node's cgroup (``saltlab/<node>``) in each hierarchy this host mounts."""
-    return [os.path.join(root, "saltlab", name) for root in roots if os.path.isfile(os.path.join(root, "cgroup.procs"))]
+def cgroups(name, roots=CGROUP_ROOTS, group="saltlab"):
+    """
+    The node's cgroup (``<group>/<node>``: ``saltlab/<node>`` for the
+    local provider) in each hierarchy this host mounts.
+    """
+    return [os.path.join(root, group, name) for root in roots if os.path.isfile(os.path.join(root, "cgroup.procs"))]
 
 
 def cgroup_pids(trees):

@@ -7,6 +7,11 @@ with systemd-nspawn (and again after a reboot inside), and powering it off.
 A Salt utils module (``__utils__["nspawn_node.<function>"]``); functions
 take the driver's ``saltlab_cloud.Cloud`` for its settings, and the node's
 record (``{"name", "addresses", "rootfs", "image", "kvm", ...}``).
+
+Another user of these functions (the gce rehearsal, tests/fakes/rehearsal.py)
+names its nodes' things its own way in the record (:func:`names`): the
+network namespace, the veths' prefix, the network namespace that holds the
+bridges, the cgroup group and the supervisor's process name.
 """
 
 import hashlib
@@ -76,16 +81,41 @@ def running(node):
     return bool(pid) and process_start(pid) == node.get("supervisor_start")
 
 
-def netns(name):
+def netns(name, prefix="saltlab-"):
     """The node's network namespace."""
-    return f"saltlab-{name}"
+    return f"{prefix}{name}"
 
 
-def veth(name, nic):
+def veth(name, nic, prefix="sl"):
     """
     Host-side veth name (15 characters at most, stable for a node and NIC).
     """
-    return "sl" + hashlib.sha1(f"{name}/{nic}".encode()).hexdigest()[:10]
+    return prefix + hashlib.sha1(f"{name}/{nic}".encode()).hexdigest()[:10]
+
+
+def names(node):
+    """
+    What the node's things on this host are called: ``netns``, ``veth``
+    (the prefix of the host-side veths), ``bridges_netns`` (the network
+    namespace of the bridges: None for this host's own), ``cgroup`` (the
+    group of its cgroups), ``supervisor`` (the supervisor's process name).
+    The local provider's records give none of them: the defaults are its.
+    """
+    given = node.get("names") or {}
+    return {
+        "netns": given.get("netns") or netns(node["name"]),
+        "veth": given.get("veth", "sl"),
+        "bridges_netns": given.get("bridges_netns"),
+        "cgroup": given.get("cgroup", "saltlab"),
+        "supervisor": given.get("supervisor", "saltlab-node-") + node["name"],
+    }
+
+
+def _cgroups(cloud, node):
+    group = names(node)["cgroup"]
+    if group == "saltlab":
+        return cloud.utils["nspawn_host.cgroups"](node["name"])
+    return cloud.utils["nspawn_host.cgroups"](node["name"], group=group)
 
 
 # ---------------------------------------------------------------------------
@@ -167,28 +197,31 @@ def plug(cloud, node, nets):
     The node's network namespace and a veth per NIC, its end on the
     network's bridge.
     """
-    name = node["name"]
-    space = netns(name)
+    name, called = node["name"], names(node)
+    space, bridges = called["netns"], called["bridges_netns"]
+    ip = ("ip", "-n", bridges) if bridges else ("ip",)
     if _run(cloud, "ip", "netns", "pids", space, check=False).returncode != 0:
         _run(cloud, "ip", "netns", "add", space)
     for nic in node["addresses"]:
-        link, mtu = veth(name, nic), str(nets[nic]["mtu"])
-        if _run(cloud, "ip", "link", "show", link, check=False).returncode != 0:
+        link, mtu = veth(name, nic, called["veth"]), str(nets[nic]["mtu"])
+        if _run(cloud, *ip, "link", "show", link, check=False).returncode != 0:
             # the peer is made in the node's namespace at once: parallel
             # creates would clash on its name in the host's
             peer = ("peer", "name", nic, "mtu", mtu, "netns", space)
-            _run(cloud, "ip", "link", "add", link, "mtu", mtu, "type", "veth", *peer)
-        _run(cloud, "ip", "link", "set", link, "master", nets[nic]["bridge"], "up")
+            where = ("netns", bridges) if bridges else ()
+            _run(cloud, "ip", "link", "add", link, *where, "mtu", mtu, "type", "veth", *peer)
+        _run(cloud, *ip, "link", "set", link, "master", nets[nic]["bridge"], "up")
 
 
 def unplug(cloud, node):
     """Unmount the node's root, remove its namespace and veths."""
-    name = node["name"]
+    name, called = node["name"], names(node)
+    ip = ("ip", "-n", called["bridges_netns"]) if called["bridges_netns"] else ("ip",)
     if os.path.ismount(node["rootfs"]):
         _run(cloud, "umount", "--lazy", node["rootfs"])
-    _run(cloud, "ip", "netns", "del", netns(name), check=False)
+    _run(cloud, "ip", "netns", "del", called["netns"], check=False)
     for nic in node.get("addresses", {}):
-        _run(cloud, "ip", "link", "del", veth(name, nic), check=False)
+        _run(cloud, *ip, "link", "del", veth(name, nic, called["veth"]), check=False)
 
 
 # ---------------------------------------------------------------------------
@@ -200,8 +233,8 @@ def boot(cloud, node, console_log):
     Start the node's supervisor, which boots it with systemd-nspawn, its
     console read into ``console_log``.
     """
-    name = node["name"]
-    cgroups = cloud.utils["nspawn_host.cgroups"](name)
+    name, called = node["name"], names(node)
+    cgroups = _cgroups(cloud, node)
     for cgroup in cgroups:
         os.makedirs(cgroup, exist_ok=True)
     # The console is read, into the console log: one nobody reads
@@ -209,7 +242,7 @@ def boot(cloud, node, console_log):
     # next status line (seen as a reboot that never ends).
     command = ["systemd-nspawn", "--boot", "--register=no", "--keep-unit", "--capability=" + ",".join(CAPABILITIES)]
     command += ["--directory", node["rootfs"], "--machine", name, "--console=read-only"]
-    command.append(f"--network-namespace-path=/run/netns/{netns(name)}")
+    command.append(f"--network-namespace-path=/run/netns/{called['netns']}")
     if node.get("kvm"):
         command.append("--bind=/dev/kvm")
     # The supervisor puts itself in the node's cgroups and boots the node
@@ -220,7 +253,7 @@ def boot(cloud, node, console_log):
     env = dict(os.environ, SYSTEMD_NSPAWN_UNIFIED_HIERARCHY="1", SYSTEMD_NSPAWN_API_VFS_WRITABLE="network")
     with open(console_log, "ab") as console:
         proc = subprocess.Popen(  # pylint: disable=consider-using-with
-            ["sh", "-c", script, f"saltlab-node-{name}", *command],
+            ["sh", "-c", script, called["supervisor"], *command],
             stdin=subprocess.DEVNULL,
             stdout=console,
             stderr=console,
@@ -240,7 +273,7 @@ def wait_for_ssh(cloud, node, console_log, timeout=120):
     while time.monotonic() < deadline:
         if not running(node):
             raise SaltCloudSystemExit(f"nspawn: node {node['name']} stopped while booting; see {console_log}")
-        probe = ["ip", "netns", "exec", netns(node["name"]), "bash", "-c", f"exec 3<>/dev/tcp/{address}/22"]
+        probe = ["ip", "netns", "exec", names(node)["netns"], "bash", "-c", f"exec 3<>/dev/tcp/{address}/22"]
         if _run(cloud, *probe, check=False).returncode == 0:
             return
         time.sleep(0.5)
@@ -253,7 +286,7 @@ def stop(cloud, node):
     after ``stop_timeout``) and remove its cgroup trees, deepest first.
     """
     name = node["name"]
-    trees = cloud.utils["nspawn_host.cgroups"](name)
+    trees = _cgroups(cloud, node)
     supervisor = node["supervisor_pid"] if running(node) else None
     cloud.utils["nspawn_host.end_processes"](name, supervisor, trees, float(cloud.setting("stop_timeout")))
     for tree in trees:

@@ -22,6 +22,8 @@ operations, a mapping of callables:
   public address, for a node without one that is deployed);
 - ``make(plan)``: sets ``plan["public_address"]`` (what the operator reaches),
   ``plan["addresses"]`` ({network: address});
+- ``grains(plan)`` (optional): grains the node gets that are known only
+  once it is made (e.g. an address the cloud gave it outside the VM);
 - ``host_keys(plan)`` (optional): the node's SSH host public keys, or None
   (then the first key seen is trusted, and recorded);
 - ``remove(plan)``: what ``make`` made, gone (safe on a half-made node);
@@ -91,6 +93,9 @@ def create(cloud, vm_, ops):
     cloud.fire(name, "starting create", "creating", vm_=vm_)
     try:
         ops["make"](plan)
+        learnt = ops["grains"](plan) if "grains" in ops else None
+        if learnt:
+            vm_["grains"] = dict(vm_.get("grains") or {}, **learnt)
         _ssh_target(cloud, vm_, plan)
         _host_keys(cloud, vm_, plan, ops.get("host_keys"), deploy)
         if deploy:
@@ -133,9 +138,11 @@ def _lab_settings(cloud, vm_, plan):
 def _ssh_target(cloud, vm_, plan):
     """
     The one choice of how salt-cloud reaches a node: its public address, or
-    its management address through the master's public one.
+    its management address through the master's public one (a node without
+    a public NIC, or one the driver gives a gateway: on Google, where only
+    the master lets the operator in).
     """
-    if plan.get("public"):
+    if plan.get("public") and not plan.get("gateway"):
         vm_["ssh_host"] = plan["public_address"]
     else:
         vm_["ssh_host"] = plan["management_address"]

@@ -90,18 +90,41 @@ def host_leftovers():
 
 class Lab:
     """
-    The local lab, seen from the operator's checkout.
+    The local lab, seen from the operator's checkout; or another
+    provider's (``provider``, e.g. gce) run from a configuration directory
+    of its own (``config_dir``: salt-cloud's, with its var/), where the
+    master salt-cloud recorded (var/bastion) says the SSH user and key:
+    a user other than root runs commands with sudo.
     """
 
-    def __init__(self, repo=REPO, echo=True):
+    def __init__(self, repo=REPO, echo=True, provider="local", config_dir=None):
         self.repo = pathlib.Path(repo)
-        self.key = self.repo / "var" / "ssh" / "lab_ed25519"
+        self.provider = provider
+        self.config_dir = pathlib.Path(config_dir) if config_dir else self.repo
         self.echo = echo
         self.model = read_model(self.repo)
         # the master: salt runs there, and it is the SSH bastion and the TLS proxy
         self.master = self.model["master"]
         self._nodes = None
         self._clouds_config = None
+
+    def login(self):
+        """(SSH user, key) of the lab's nodes: var/bastion's, else root with the lab key."""
+        user, key = "root", self.repo / "var" / "ssh" / "lab_ed25519"
+        try:
+            text = (self.config_dir / "var" / "bastion").read_text()
+        except FileNotFoundError:
+            return user, key
+        pairs = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+        return pairs.get("bastion_user", user), pathlib.Path(pairs.get("bastion_key", key))
+
+    @property
+    def key(self):
+        return self.login()[1]
+
+    def as_root(self, command):
+        """A shell command line as root on a node: sudo for another user."""
+        return command if self.login()[0] == "root" else f"sudo sh -c {shlex.quote(command)}"
 
     def run(self, argv, check=True, timeout=3600, capture=True, stdin=None):
         """
@@ -112,7 +135,7 @@ class Lab:
             print("$ " + " ".join(shlex.quote(str(a)) for a in argv), file=sys.stderr, flush=True)
         proc = subprocess.run(
             [str(a) for a in argv],
-            cwd=self.repo,
+            cwd=self.config_dir,
             text=True,
             timeout=timeout,
             capture_output=capture,
@@ -137,15 +160,16 @@ class Lab:
     def cloud(self, *args, **kwargs):
         self._nodes = None
         self._clouds_config = None
-        return self.run([self.repo / ".venv/bin/salt-cloud", *args], **kwargs)
+        config = ["-c", self.config_dir] if self.config_dir != self.repo else []
+        return self.run([self.repo / ".venv/bin/salt-cloud", *config, *args], **kwargs)
 
     def nodes(self):
         """
-        {node: record} as the local provider's driver reports them (only
+        {node: record} as the lab's provider's driver reports them (only
         that provider is asked: saltify's list asks a master on this machine).
         """
         if self._nodes is None:
-            data = json.loads(self.cloud("-f", "list_nodes_full", "local", "--out=json").stdout or "{}")
+            data = json.loads(self.cloud("-f", "list_nodes_full", self.provider, "--out=json").stdout or "{}")
             self._nodes = {
                 name: record
                 for providers in data.values()
@@ -156,27 +180,39 @@ class Lab:
 
     def _ssh_argv(self, node):
         """
-        ssh to a node as root, through the master when the node has no
-        public address; host keys checked against the ones recorded when
-        the node was made (var/ssh/known_hosts).
+        ssh to a node as the lab's user (root locally), through the master
+        when the node has no public address; host keys checked against the
+        ones recorded when the node was made (var/ssh/known_hosts).
         """
         nodes = self.nodes()
-        opts = ["-i", self.key, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes"]
-        opts += ["-o", f"UserKnownHostsFile={self.repo / 'var' / 'ssh' / 'known_hosts'}", "-o", "HashKnownHosts=no"]
+        user, key = self.login()
+        known_hosts = self.config_dir / "var" / "ssh" / "known_hosts"
+        opts = ["-i", key, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes"]
+        opts += ["-o", f"UserKnownHostsFile={known_hosts}", "-o", "HashKnownHosts=no"]
         opts += ["-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"]
-        if nodes[node]["public_ips"]:
-            return ["ssh", *opts, f"root@{nodes[node]['public_ips'][0]}"]
+        if nodes[node]["public_ips"] and (node == self.master or self.provider == "local"):
+            return ["ssh", *opts, f"{user}@{nodes[node]['public_ips'][0]}"]
         bastion = nodes[self.master]["public_ips"][0]
-        jump = " ".join(["ssh", *map(shlex.quote, map(str, opts)), "-W", "%h:%p", f"root@{bastion}"])
+        jump = " ".join(["ssh", *map(shlex.quote, map(str, opts)), "-W", "%h:%p", f"{user}@{bastion}"])
         management = self.model["purposes"]["management"]
-        return ["ssh", *opts, "-o", f"ProxyCommand={jump}", f"root@{nodes[node]['addresses'][management]}"]
+        return ["ssh", *opts, "-o", f"ProxyCommand={jump}", f"{user}@{self._address(node, management)}"]
+
+    def _address(self, node, network):
+        """A node's address on a network of the model (the model's, whatever the provider lists)."""
+        record = self.nodes()[node]
+        if "addresses" in record:  # the local provider's record
+            return record["addresses"][network]
+        spec = importlib.util.spec_from_file_location("saltlab_model", self.repo / "_utils" / "saltlab_model.py")
+        saltlab_model = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(saltlab_model)
+        return saltlab_model.node(self.model, node)["addresses"][network]
 
     def ssh(self, node, command, **kwargs):
         """
         Run a shell command on a node as root (through the bastion when the
-        node has no public address).
+        node has no public address; with sudo when the lab's user is not root).
         """
-        return self.run([*self._ssh_argv(node), command], **kwargs)
+        return self.run([*self._ssh_argv(node), self.as_root(command)], **kwargs)
 
     def salt(self, target, *args, timeout=3600):
         """
@@ -252,8 +288,8 @@ class Lab:
             shown = f"salt {shlex.quote(target)} state.apply {','.join(sls)}".rstrip()
             print(f"$ {shown}  # on the master {self.master}, live progress from its event bus", file=sys.stderr)
         with subprocess.Popen(
-            [*self._ssh_argv(self.master), " ".join(argv)],
-            cwd=self.repo,
+            [*self._ssh_argv(self.master), ("" if self.login()[0] == "root" else "sudo ") + " ".join(argv)],
+            cwd=self.config_dir,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -283,7 +319,7 @@ class Lab:
         controller. Returns {minion: [state result]}.
         """
         self.run([self.repo / "tools/build-test-image"])
-        self.run([self.repo / "tools/push"])
+        self.run([self.config_dir / "tools/push"])
         return self.apply("controller", "demo")[0]
 
     def select_lab(self, name):
@@ -301,11 +337,12 @@ class Lab:
         the TLS proxy) and the lab CA it trusts, fetched from the network
         node. Returns the clouds.yaml path.
         """
-        directory = self.repo / "var" / "openstack"
+        directory = self.config_dir / "var" / "openstack"
         directory.mkdir(parents=True, exist_ok=True, mode=0o700)
         ca = directory / "lab-ca.crt"
         ca.write_text(self.ssh(self.master, f"cat {shlex.quote(self.model['entry']['ca'])}").stdout)
-        secrets = json.loads((self.repo / "pillar" / "secrets.json").read_text())["saltlab"]["secrets"]
+        secrets = json.loads((self.config_dir / "pillar" / "secrets.json").read_text())["saltlab"]["secrets"]
+        # what the operator reaches: on Google, the master's external address (1:1 NAT), not its NIC's
         proxy = self.nodes()[self.master]["public_ips"][0]
         keystone = self.model["catalog"]["keystone"]
         clouds = {

@@ -274,7 +274,8 @@ def test_instance_bodies_carry_nics_addresses_keys_labels_and_nested_virtualizat
 
 def test_the_router_body_is_one_cloud_nat_for_the_whole_network():
     router = gce_network.router_body(PROJECT, "europe-west1", "lab1", "mgmt")
-    assert (router.name, router.region) == ("lab1-mgmt-router", "europe-west1")
+    # no region in the body (output only: the request's URL names it)
+    assert (router.name, router.region) == ("lab1-mgmt-router", "")
     assert router.network == f"projects/{PROJECT}/global/networks/lab1-mgmt"
     [nat] = router.nats
     assert (nat.name, nat.source_subnetwork_ip_ranges_to_nat, nat.nat_ip_allocate_option) == (
@@ -495,7 +496,9 @@ def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap, c
     deployed = {c.args[0]["name"]: c.args[0] for c in bootstrap.call_args_list}
     network_ip = instances["network"]["networkInterfaces"][0]["accessConfigs"][0]["natIP"]
     assert deployed["network"]["ssh_host"] == network_ip and "gateway" not in deployed["network"]
-    assert deployed["controller"]["ssh_host"] == ret["controller"]["public_ips"][0]
+    # through the master too: the public rule lets the operator reach the master only
+    assert deployed["controller"]["ssh_host"] == "192.168.1.11"
+    assert deployed["controller"]["gateway"]["ssh_gateway"] == network_ip
     assert deployed["compute1"]["ssh_host"] == "192.168.1.21"
     assert deployed["compute1"]["gateway"] == {
         "ssh_gateway": network_ip,
@@ -1184,3 +1187,209 @@ def test_without_published_host_keys_the_first_key_is_trusted(compute, provider,
     [(argv, _stdin)] = ssh_calls()
     assert "StrictHostKeyChecking=accept-new" in argv and argv[-1] == "true"
     assert bootstrap.call_args.args[0]["known_hosts_file"] == str(config_dir / "var/ssh/known_hosts")
+
+
+# ---------------------------------------------------------------------------
+# what a first real run met (issue 11)
+
+
+def test_every_node_gets_the_masters_external_address_as_the_proxy_address(compute, bootstrap):
+    build_lab()
+    external = compute.instances[(ZONE, "network")]["networkInterfaces"][0]["accessConfigs"][0]["natIP"]
+    grains = {call.args[0]["name"]: call.args[0]["grains"] for call in bootstrap.call_args_list}
+    assert sorted(grains) == sorted(LAB)
+    # the 1:1 NAT address outside the VM, not the NIC's 10.99.0.12
+    assert {g["saltlab_proxy_address"] for g in grains.values()} == {external}
+    assert external != "10.99.0.12"
+    assert grains["controller"]["roles"] == ["controller"]
+
+
+def test_the_proxy_address_is_the_grain_unless_pillar_sets_it():
+    text = (REPO / "salt/lib/lab.jinja").read_text()
+    chain = text[text.index("'proxy_address':") :].split("%}")[0]
+    # pillar first, then the driver's grain, then the model's address
+    assert chain.index("saltlab:proxy:public_address") < chain.index("saltlab_proxy_address")
+    assert chain.index("saltlab_proxy_address") < chain.index("master_public_address")
+
+
+def test_a_disabled_compute_api_says_which_api_to_enable_and_how(compute):
+    compute.api_enabled = False
+    with pytest.raises(
+        SaltCloudSystemExit,
+        match=r"^gce: the Compute Engine API is not enabled in project saltlab-test \(seen while listing the "
+        r"instances of zone europe-west1-b\): enable it with `gcloud services enable compute.googleapis.com "
+        r"--project saltlab-test`",
+    ):
+        gce.list_nodes()
+    with pytest.raises(SaltCloudSystemExit, match="not enabled in project saltlab-test") as info:
+        gce.create(node("network"))
+    assert "permission denied" not in str(info.value) and "needs Compute" not in str(info.value)
+
+
+def test_application_default_credentials_when_there_is_no_key(compute, provider, tmp_path, monkeypatch):
+    # google.auth.default() finds them (here GOOGLE_APPLICATION_CREDENTIALS: a
+    # service account's; gcloud's user credentials always ask Google's own token endpoint)
+    compute.require_token = True
+    del provider["anonymous"], provider["project"]
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.keys/gcp_service_account.json
+    adc = _service_account_key(tmp_path / "adc.json", compute)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
+    gce.create(node("network"))  # the project is the credentials'
+    assert "network" in gce.list_nodes()
+
+
+def test_without_key_or_application_default_credentials_one_message(compute, provider, tmp_path, monkeypatch):
+    del provider["anonymous"]
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:1")
+    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:1")
+    with pytest.raises(
+        SaltCloudConfigError,
+        match=r"no credentials: no service-account key at .* and no application-default credentials .*"
+        r"gcloud auth application-default login",
+    ):
+        gce.list_nodes()
+    assert compute.requests == []
+
+
+def test_credentials_impersonating_a_service_account(compute, provider, tmp_path, monkeypatch):
+    compute.require_token = True
+    del provider["anonymous"], provider["project"]
+    target = "lab-deployer@saltlab-test.iam.gserviceaccount.com"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(_service_account_key(tmp_path / "adc.json", compute)))
+    provider.update(impersonate_service_account=target, iam_endpoint=compute.url)
+    compute.impersonable.add(target)
+    gce.create(node("network"))  # the project is the impersonated account's
+    assert any(p.endswith(f"/serviceAccounts/{target}:generateAccessToken") for _m, p in compute.requests)
+    # an account the credentials may not impersonate: one message saying what is missing
+    compute.impersonable.clear()
+    provider["impersonate_service_account"] = "other@saltlab-test.iam.gserviceaccount.com"
+    with pytest.raises(
+        SaltCloudSystemExit,
+        match=r"^gce: impersonating other@saltlab-test.iam.gserviceaccount.com was refused while .*"
+        r"Service Account Token Creator",
+    ):
+        gce.list_nodes()
+
+
+def test_a_project_with_os_login_gets_instances_that_use_the_ssh_keys(compute, capfd):
+    compute.project_metadata = {"enable-oslogin": "TRUE"}
+    gce.create(node("network"))
+    items = {i["key"]: i["value"] for i in compute.instances[(ZONE, "network")]["metadata"]["items"]}
+    assert items["enable-oslogin"] == "FALSE" and items["ssh-keys"].startswith("stack:ssh-ed25519 ")
+    assert "enables OS Login; the lab's instances set enable-oslogin=FALSE" in capfd.readouterr().err
+
+
+def test_the_public_rule_targets_the_master_only(compute, provider):
+    build_lab()
+    rule = compute.firewalls["saltlab-public-in"]
+    assert rule["targetTags"] == ["saltlab-proxy"]
+    tags = {name: compute.instances[(ZONE, name)]["tags"]["items"] for name in LAB}
+    assert tags["network"] == ["saltlab-proxy"] and all(tags[n] == [] for n in LAB if n != "network")
+    # the internal networks' rules have no target: every instance on them
+    assert "targetTags" not in compute.firewalls["saltlab-mgmt-in"]
+    # a rule made without a target gets one from update_lab_firewall
+    del rule["targetTags"]
+    assert gce.update_lab_firewall(call="function")["target_tags"] == ["saltlab-proxy"]
+    assert compute.firewalls["saltlab-public-in"]["targetTags"] == ["saltlab-proxy"]
+
+
+@pytest.mark.parametrize("value", ["0.0.0.0/0", "198.51.0.0/16", "198.51.100.0/23"])
+def test_an_operator_range_wider_than_a_24_is_refused_unless_forced(compute, provider, value):
+    provider["operator_address"] = value
+    with pytest.raises(SaltCloudConfigError, match=r"wider than a /24\); give your own address, or set "):
+        gce.create(node("network"))
+    assert compute.resources() == []
+    provider["operator_range_force"] = True
+    gce.create(node("network"))
+    assert compute.firewalls["saltlab-public-in"]["sourceRanges"] == [value]
+
+
+def test_a_24_is_let_in(compute, provider):
+    provider["operator_address"] = "198.51.100.0/24"
+    gce.create_lab_networks(call="function")
+    assert compute.firewalls["saltlab-public-in"]["sourceRanges"] == ["198.51.100.0/24"]
+
+
+def test_a_failed_first_node_removes_the_networks_it_made(compute, capsys):
+    compute.fail_operation("insert", "/instances/network$", "QUOTA_EXCEEDED", "Quota 'IN_USE_ADDRESSES' exceeded.")
+    with pytest.raises(SaltCloudSystemExit, match="quota exceeded while creating instance network"):
+        gce.create(node("network"))
+    # nothing billed stays: no network, rule, router (Cloud NAT) or disk
+    assert compute.resources() == []
+    assert "removing the lab's networks it made" in capsys.readouterr().err
+
+
+def test_a_failed_node_keeps_the_networks_others_use(compute):
+    gce.create(node("network"))
+    before = compute.resources()
+    compute.fail_operation("insert", "/instances/controller$", "QUOTA_EXCEEDED", "Quota 'CPUS' exceeded.")
+    with pytest.raises(SaltCloudSystemExit):
+        gce.create(node("controller"))
+    assert compute.resources() == before
+
+
+def test_a_failed_network_setup_removes_what_it_had_made(compute):
+    compute.fail_operation("insert", "/global/firewalls/saltlab-mgmt-in$", "INTERNAL", "backend error", 500)
+    with pytest.raises(SaltCloudSystemExit, match="creating firewall saltlab-mgmt-in failed"):
+        gce.create(node("network"))
+    assert compute.resources() == []
+
+
+@pytest.mark.parametrize(
+    "machine_type, wanted, chosen",
+    [
+        ("n1-standard-4", None, "pd-balanced"),
+        ("n2-standard-8", "pd-ssd", "pd-ssd"),
+        ("n4-standard-4", None, "hyperdisk-balanced"),
+        ("c4-standard-8", None, "hyperdisk-balanced"),
+        ("h3-standard-88", "hyperdisk-balanced", "hyperdisk-balanced"),
+    ],
+)
+def test_the_disk_type_follows_the_machine_series(machine_type, wanted, chosen):
+    assert gce_instance.disk_type(machine_type, wanted) == chosen
+
+
+@pytest.mark.parametrize("machine_type", ["n4-standard-4", "c4-standard-4", "h3-standard-88"])
+def test_a_persistent_disk_on_a_hyperdisk_only_series_is_refused(compute, machine_type):
+    with pytest.raises(SaltCloudConfigError, match=rf"{machine_type} \(series .*\) takes only Hyperdisk"):
+        gce.create(node("compute1", machine_type=machine_type, disk_type="pd-balanced"))
+    assert compute.resources() == []
+
+
+def test_a_hyperdisk_only_series_gets_hyperdisk_disks(compute):
+    gce.create(node("network"))
+    gce.create(node("storage", machine_type="n4-standard-4"))
+    types = {d["name"]: d["type"].rsplit("/", 1)[-1] for (_z, _n), d in compute.disks.items()}
+    assert types["storage"] == "hyperdisk-balanced" and types["storage-data"] == "hyperdisk-balanced"
+    assert types["network"] == "pd-balanced"
+
+
+def test_the_fake_refuses_a_persistent_disk_on_n4_as_the_api_does(compute):
+    gce.create(node("network"))
+    spec = {
+        "machine_type": "n4-standard-4",
+        "nics": ["mgmt"],
+        "addresses": {"mgmt": "192.168.1.31"},
+        "image": "projects/debian-cloud/global/images/family/debian-13",
+        "disk_size_gb": 20,
+        "disk_type": "pd-balanced",
+        "ssh_username": "stack",
+    }
+    body = gce_instance.instance_body(PROJECT, ZONE, "saltlab", "storage", spec, nets(), "ssh-ed25519 AAAA op\n")
+    answer = requests.post(
+        f"{compute.url}/compute/v1/projects/{PROJECT}/zones/{ZONE}/instances",
+        data=type(body).to_json(body),
+        timeout=10,
+    )
+    assert answer.status_code == 400 and "[pd-balanced] features are not compatible" in answer.text
+
+
+def test_request_timeout_bounds_each_call(compute, provider):
+    provider["request_timeout"] = 0.3
+    compute.delay = 1.5
+    with pytest.raises(SaltCloudSystemExit, match=r"did not answer in time while listing the instances"):
+        gce.list_nodes()
