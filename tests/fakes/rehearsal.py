@@ -195,6 +195,14 @@ class Rehearsal:
         run("ip", "-n", VPC, "link", "set", "uplink", "up")
         run("ip", "-n", VPC, "route", "add", "default", "via", host_side)
         run("ip", "netns", "exec", VPC, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+        # Frames between instances of one subnet stay on its bridge, as on
+        # Google's network: not through this namespace's IP firewall, which
+        # br_netfilter (loaded on this host for the local lab) would apply
+        # to them (a new namespace starts with the host module's default, 1;
+        # without the module, bridged frames never meet the IP firewall)
+        if os.path.exists("/proc/sys/net/bridge"):
+            for family in ("iptables", "ip6tables", "arptables"):
+                run("ip", "netns", "exec", VPC, "sysctl", "-qw", f"net.bridge.bridge-nf-call-{family}=0")
         run("ip", "route", "add", EXTERNAL_RANGE, "via", vpc_side, "dev", UPLINK)
         addresses = ", ".join(sorted({a for found in self.outside.values() for a in found}))
         ruleset = f"""
