@@ -19,6 +19,7 @@ import re
 import shlex
 import subprocess
 import sys
+import threading
 import time
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
@@ -297,10 +298,16 @@ class Lab:
         ) as proc:
             proc.stdin.write((self.repo / "tools" / "master_apply.py").read_text())
             proc.stdin.close()
+            # the returns (standard output, large) read beside the progress:
+            # one pipe left full would stop ssh delivering the other
+            out = []
+            reader = threading.Thread(target=lambda: out.append(proc.stdout.read()))
+            reader.start()
             for line in proc.stderr:
                 if progress or not STATE_LINE.match(line):
                     print(line, end="", file=sys.stderr, flush=True)
-            returns = proc.stdout.read()
+            reader.join()
+            returns = out[0]
         try:
             returns = json.loads(returns)
         except ValueError:

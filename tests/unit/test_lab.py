@@ -115,3 +115,19 @@ def test_the_lab_tool_reads_its_shape_from_the_model(answers):
 def test_salt_returns_keep_the_minions_answers_and_the_rest():
     returns, other = labtool.salt_returns('{"a": true}\nnot json\n"a string"\n\n{"b": false}\n')
     assert returns == {"a": True, "b": False} and other == ["not json", '"a string"']
+
+
+def test_apply_reads_large_returns_beside_the_progress(answers, capsys):
+    # the master's returns (a full lab's highstate: hundreds of KiB) and its
+    # progress lines at once: neither pipe may be left full
+    states = {
+        f"state_{n}": {"__id__": f"s{n}", "result": True, "changes": {}, "comment": "x" * 500} for n in range(600)
+    }
+    progress = (
+        "".join(f"[controller] {n}/600 s{n} (1s)\n" for n in range(1, 601)) + "1 of 1 returned, 0 with failures: -\n"
+    )
+    answers((json.dumps({"controller": states}), progress, 0))
+    returned, code = labtool.Lab(echo=False).apply("controller")
+    assert code == 0 and len(returned["controller"]) == 600
+    err = capsys.readouterr().err
+    assert "[controller] 600/600 s600 (1s)" in err and "0 with failures" in err
