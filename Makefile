@@ -46,9 +46,11 @@ demo: deps
 destroy: deps
 	$(SALT_CLOUD) -m $(MAP) -d -y
 
-# Every local node, whichever map or test made it.
+# Every local node, whichever map or test made it, and what a killed gce
+# rehearsal left (its nodes, the fake Google network).
 destroy-all: deps
 	nodes="$$(python3 tools/lab.py nodes)"; [ -z "$$nodes" ] || $(SALT_CLOUD) -d $$nodes -y
+	PYTHONPATH=_utils .venv/bin/python tests/fakes/rehearsal.py teardown
 
 # Python (ruff: lint and format), YAML (yamllint) and SLS (salt-lint).
 lint: deps

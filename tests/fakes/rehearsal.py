@@ -350,6 +350,10 @@ table ip vpc {{
 
         def boot():
             console = os.path.join(self.state_dir, "logs", f"{name}.console.log")
+            os.makedirs(node_dir, mode=0o700, exist_ok=True)
+            # kept on disk: a run killed half-way is torn down from it
+            with open(os.path.join(node_dir, "record.json"), "w", encoding="utf-8") as fh:
+                json.dump(record, fh)
             os.makedirs(node_dir, mode=0o700)
             for part in ("upper", "work", "rootfs"):
                 os.makedirs(os.path.join(node_dir, part))
@@ -422,8 +426,16 @@ table ip vpc {{
     # -- the end -------------------------------------------------------------------------
 
     def teardown(self):
-        """Every node, the VPC namespace, the uplink, the route, the host's table, the state."""
+        """
+        Every node (those of this run, and those a killed run left on disk),
+        the VPC namespace, the uplink, the route, the host's table, the state.
+        """
         failures = []
+        with contextlib.suppress(FileNotFoundError):
+            for name in os.listdir(os.path.join(self.state_dir, "nodes")):
+                record = os.path.join(self.state_dir, "nodes", name, "record.json")
+                with contextlib.suppress(OSError, ValueError), open(record, encoding="utf-8") as fh:
+                    self.nodes.setdefault(name, json.load(fh))
         for name in list(self.nodes):
             try:
                 self._remove(name)
@@ -474,3 +486,10 @@ table ip vpc {{
 
 # bridges made by parallel creates, one at a time
 _HOST_NETWORK = threading.Lock()
+
+
+if __name__ == "__main__":
+    # `python3 tests/fakes/rehearsal.py teardown`: what a killed rehearsal left on this host
+    if sys.argv[1:] != ["teardown"]:
+        sys.exit(f"usage: {sys.argv[0]} teardown")
+    Rehearsal(image=None).teardown()
