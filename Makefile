@@ -4,7 +4,7 @@ SALT_CLOUD := .venv/bin/salt-cloud
 MAP ?= maps/local.yaml
 SSH_MASTER := python3 tools/lab.py ssh network
 
-.PHONY: lab deps test-deps highstate demo destroy destroy-all lint test unit bench
+.PHONY: lab deps test-deps highstate demo verify verify-cleanup destroy destroy-all lint test unit bench
 
 # --timeout: a master on a busy small host may answer the publish late; the
 # CLI's default 5 s would make it publish the job a second time.
@@ -41,6 +41,23 @@ demo: deps
 	@echo
 	@echo "Demo servers (their floating IPs answer from the network node):"
 	$(SSH_MASTER) ". /root/demo-openrc && openstack server list"
+
+# Tempest, OpenStack's own tests, against the running lab through the proxy:
+# its pinned venv (var/tempest/venv, built once per pin), then tempest.conf
+# from the lab (and the image, flavors and external network it needs),
+# then the set (smoke, or SET=full-api) of the lab's services, the reports
+# under var/artefacts/ and a summary; tempest's leftovers are removed even
+# when tests fail. Non-zero exit: a failure not in tests/tempest/known-failures.txt.
+SET ?= smoke
+CONCURRENCY ?= 2
+verify: deps
+	.venv/bin/python tools/verify.py venv
+	.venv/bin/python tools/verify.py config
+	nice .venv/bin/python tools/verify.py run --set $(SET) --concurrency $(CONCURRENCY)
+
+# tempest's leftovers alone (make verify removes them itself)
+verify-cleanup: deps
+	.venv/bin/python tools/verify.py cleanup
 
 destroy: deps
 	$(SALT_CLOUD) -m $(MAP) -d -y
