@@ -48,11 +48,13 @@ demo: deps
 # then the set (smoke, or SET=full-api) of the lab's services, the reports
 # under var/artefacts/ and a summary; tempest's leftovers are removed even
 # when tests fail. Non-zero exit: a failure not in tests/tempest/known-failures.txt.
+# LAB=core: only the tests of pillar/labs/core.sls's services.
 SET ?= smoke
 CONCURRENCY ?= 2
+LAB ?=
 verify: deps
 	.venv/bin/python tools/verify.py venv
-	.venv/bin/python tools/verify.py config
+	.venv/bin/python tools/verify.py config$(if $(LAB), --lab $(LAB))
 	nice .venv/bin/python tools/verify.py run --set $(SET) --concurrency $(CONCURRENCY)
 
 # tempest's leftovers alone (make verify removes them itself)

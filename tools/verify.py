@@ -461,11 +461,33 @@ def ensure_workspace(lab):
         )
 
 
-def configure(lab):
-    """Make what tempest needs in the lab and write tempest.conf; returns the lab's services."""
+def local_lab_services(name):
+    """The services of pillar/labs/NAME.sls in this checkout."""
+
+    def read(sls):
+        return f"include:\n  - labs.{name}\n" if sls == "lab" else (REPO / "pillar" / f"{sls}.sls").read_text()
+
+    if not (REPO / "pillar" / "labs" / f"{name}.sls").exists():
+        raise SystemExit(f"verify: no lab {name} in pillar/labs/")
+    return lab_services(read)
+
+
+def configure(lab, only_lab=None):
+    """
+    Make what tempest needs in the lab and write tempest.conf; returns the
+    services tested: the lab's, or those of pillar/labs/ONLY_LAB.sls (a
+    smaller lab's tests on a lab that deploys at least its services).
+    """
     ensure_workspace(lab)
     model = load_model()
     services = master_services(lab)
+    if only_lab:
+        wanted = local_lab_services(only_lab)
+        missing = [s for s in wanted if s not in services]
+        if missing:
+            raise SystemExit(f"verify: lab {only_lab} needs {missing}, which this lab does not deploy")
+        say(f"the lab deploys {', '.join(services)}; testing those of lab {only_lab}")
+        services = wanted
     unknown = [s for s in services if s not in model["catalog"]]
     if unknown:
         raise SystemExit(f"verify: services not in the model's catalog: {unknown}")
@@ -732,7 +754,10 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("venv", help="build var/tempest/venv from tests/tempest/requirements.txt (once per pin)")
-    sub.add_parser("config", help="make what tempest needs in the lab and write tempest.conf")
+    configuring = sub.add_parser("config", help="make what tempest needs in the lab and write tempest.conf")
+    configuring.add_argument(
+        "--lab", metavar="NAME", help="test only the services of pillar/labs/NAME.sls (default: the lab's own)"
+    )
     running = sub.add_parser("run", help="run a set, report, clean up")
     running.add_argument("--set", default="smoke", choices=SETS)
     running.add_argument("--concurrency", type=int, default=2)
@@ -744,7 +769,7 @@ def main(argv=None):
     if args.command == "venv":
         ensure_venv(lab)
     elif args.command == "config":
-        configure(lab)
+        configure(lab, args.lab)
     elif args.command == "run":
         return run(lab, args.set, args.concurrency)
     elif args.command == "cleanup":

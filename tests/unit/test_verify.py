@@ -202,3 +202,9 @@ def test_summary_counts_per_service_and_flags_unexpected_failures(tmp_path):
     assert lines[3].split() == ["nova", "1", "1", "0"]
     assert "run time: 12 s" in text
     assert "known: bug 1" in text
+
+
+def test_a_smaller_labs_services_are_read_from_the_checkout():
+    assert verify.local_lab_services("core") == ["keystone", "glance", "placement"]
+    with pytest.raises(SystemExit, match="no lab nope"):
+        verify.local_lab_services("nope")
