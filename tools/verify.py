@@ -34,6 +34,7 @@ import os
 import pathlib
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -560,6 +561,26 @@ def run_in_workspace(argv, capture=False, check=True, timeout=None):
     return proc
 
 
+def run_tempest(argv):
+    """
+    `tempest run` in its own process group, so that when this tool is
+    interrupted or terminated, its workers are stopped before the cleanup.
+    """
+    print("$ (cd var/tempest/workspace && " + " ".join(str(a) for a in argv) + ")", file=sys.stderr, flush=True)
+    proc = subprocess.Popen([str(a) for a in argv], cwd=WORKSPACE, env=tempest_env(), start_new_session=True)
+    try:
+        return proc.wait()
+    except BaseException:
+        say("interrupted: stopping tempest")
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        raise
+
+
 def cleanup(lab=None):
     """
     Remove what tempest made: first by id everything it recorded
@@ -705,20 +726,18 @@ def run(lab, set_name, concurrency):
     subunit = ARTEFACTS / f"tempest-{set_name}-{stamp}.subunit"
     junit = ARTEFACTS / f"tempest-{set_name}-{stamp}.xml"
     started = time.monotonic()
+
+    def terminated(signum, _frame):
+        raise SystemExit(128 + signum)
+
+    # killed (CI's time-out, `kill`): still clean up, as after Ctrl-C
+    signal.signal(signal.SIGTERM, terminated)
     try:
-        proc = run_in_workspace(
-            [
-                tempest_bin("tempest"),
-                "run",
-                "--load-list",
-                load_list,
-                "--concurrency",
-                str(concurrency),
-            ],
-            check=False,
+        returncode = run_tempest(
+            [tempest_bin("tempest"), "run", "--load-list", load_list, "--concurrency", str(concurrency)]
         )
         wall = time.monotonic() - started
-        say(f"tempest run exited {proc.returncode} after {wall:.0f} s")
+        say(f"tempest run exited {returncode} after {wall:.0f} s")
     finally:
         say("removing tempest's leftovers")
         cleanup(lab)
@@ -740,13 +759,13 @@ def run(lab, set_name, concurrency):
     print(f"subunit stream: {subunit}")
     print(f"JUnit report:   {junit}")
     print(f"tempest's log:  {WORKSPACE / 'logs' / 'tempest.log'}")
-    if unexpected:
-        print(f"{len(unexpected)} unexpected failures (not in tests/tempest/known-failures.txt)")
-        return 1
-    if proc.returncode != 0 and total["failed"] == 0:
-        print(f"tempest run exited {proc.returncode} with no failed test: see its output above")
-        return 1
     print(f"{total['passed']} passed, {total['failed']} failed, {total['skipped']} skipped")
+    if unexpected:
+        print(f"verify: {len(unexpected)} unexpected failures (not in tests/tempest/known-failures.txt)")
+        return 1
+    if returncode != 0 and total["failed"] == 0:
+        print(f"verify: tempest run exited {returncode} with no failed test: see its output above")
+        return 1
     return 0
 
 
