@@ -5,6 +5,8 @@ facts, the repository's selection lists, and the summary of a JUnit report.
 """
 
 import pathlib
+from types import SimpleNamespace
+from unittest.mock import MagicMock
 
 import pytest
 import yaml
@@ -208,3 +210,33 @@ def test_a_smaller_labs_services_are_read_from_the_checkout():
     assert verify.local_lab_services("core") == ["keystone", "glance", "placement"]
     with pytest.raises(SystemExit, match="no lab nope"):
         verify.local_lab_services("nope")
+
+
+def resource(name, project_id, **extra):
+    return SimpleNamespace(**{"id": f"id-{name}", "name": name, "project_id": project_id, **extra})
+
+
+def test_purge_deletes_only_tempests_resources_servers_first():
+    conn = MagicMock()
+    conn.identity.services.return_value = [resource("nova", None, type="compute"), resource("q", None, type="network")]
+    conn.identity.projects.return_value = [resource("demo", None, id="p-demo"), resource("tempest-X-1", None, id="p-t")]
+    demo1 = resource("demo1", "p-demo")
+    theirs = resource("server-1", "p-t")
+    orphan = resource("server-2", "p-gone")
+    conn.compute.servers.return_value = [demo1, theirs, orphan]
+    conn.network.ips.return_value = []
+    conn.network.routers.return_value = []
+    conn.network.ports.return_value = [
+        resource("", "p-t", device_owner="compute:nova"),
+        resource("", "p-demo", device_owner="compute:nova"),
+        resource("", "p-t", device_owner="network:dhcp"),
+    ]
+    conn.network.subnets.return_value = [resource("demo-subnet", "p-demo"), resource("tempest-s", "p-t")]
+    conn.network.networks.return_value = [resource("external", "p-demo"), resource("demo-net", "p-demo")]
+    conn.network.security_groups.return_value = [resource("default", "p-gone"), resource("default", "p-demo")]
+    verify.purge(conn)
+    assert [c.args[0] for c in conn.compute.delete_server.call_args_list] == [theirs, orphan]
+    assert [c.args[0].project_id for c in conn.network.delete_port.call_args_list] == ["p-t"]
+    assert [c.args[0].name for c in conn.network.delete_subnet.call_args_list] == ["tempest-s"]
+    conn.network.delete_network.assert_not_called()
+    assert [c.args[0].project_id for c in conn.network.delete_security_group.call_args_list] == ["p-gone"]
