@@ -19,9 +19,9 @@ from lab import Lab
 
 pytestmark = pytest.mark.e2e
 
-# the smoke set of the full lab passes more than this (83 tests listed,
-# about 70 passing: see README.md); a keystone-only lab passes 14
-MINIMUM_PASSED = {"smoke": 10, "full-api": 200}
+# what the full lab passes at least (smoke: 80 of 83 listed, README.md);
+# a smaller lab's caller passes its own minimum (keystone: 14 smoke tests)
+MINIMUM_PASSED = {"smoke": 60, "full-api": 500}
 # tempest's own run plus set-up and clean-up, on 2 cores under TCG
 TIMEOUT = 3600
 
