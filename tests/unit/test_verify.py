@@ -96,6 +96,7 @@ def facts(services, **extra):
         "flavors": ["saltlab-verify-nano", "saltlab-verify-micro"],
         "external_id": "net-id",
         "computes": 2,
+        "compute_microversions": ["2.1", "2.100"],
         "extensions": ["router", "agent"],
         **extra,
     }
@@ -135,7 +136,8 @@ def test_tempest_conf_of_the_full_lab():
     assert conf["network-feature-enabled"]["api_extensions"] == "agent,router"
     assert conf["validation"]["run_validation"] == "false"
     assert conf["DEFAULT"]["resource_name_prefix"] == verify.PREFIX
-    assert conf["DEFAULT"]["record_resources"] == "true"
+    assert conf["DEFAULT"]["record_resources"] == "false"
+    assert conf["compute"]["max_microversion"] == "2.100"
 
 
 def test_tempest_conf_is_written_private(tmp_path):
