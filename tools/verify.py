@@ -42,7 +42,7 @@ import xml.etree.ElementTree as ET
 
 import yaml
 
-from lab import BASTION_NODE, Lab
+from lab import Lab
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 LISTS = REPO / "tests" / "tempest"
@@ -118,11 +118,16 @@ def lab_services(sls_text):
     return list(services)
 
 
+def master_of(lab):
+    """The lab's master (the model's `master:`), where its pillar tree is."""
+    return getattr(lab, "master", None) or load_model()["master"]
+
+
 def master_services(lab):
     """The lab's services, from the master's pillar tree (what its highstate deploys)."""
 
     def read(name):
-        return lab.ssh(BASTION_NODE, f"cat {MASTER_PILLAR}/{name}.sls").stdout
+        return lab.ssh(master_of(lab), f"cat {MASTER_PILLAR}/{name}.sls").stdout
 
     return lab_services(read)
 
@@ -496,15 +501,15 @@ def configure(lab, only_lab=None):
     if unknown:
         raise SystemExit(f"verify: services not in the model's catalog: {unknown}")
     say(f"the lab's services: {', '.join(services)}")
-    secrets = json.loads((REPO / "pillar" / "secrets.json").read_text())["saltlab"]["secrets"]
-    proxy = lab.nodes()[BASTION_NODE]["public_ips"][0]
+    # the operator's clouds.yaml (tools/lab.py): Keystone at the proxy, the
+    # lab CA, the admin's password (of pillar/secrets.json)
     conn = lab.connect("admin")
-    keystone = model["catalog"]["keystone"]
+    cloud = conn.config.config
     facts = {
         "services": services,
-        "auth_url": f"https://{proxy}:{keystone.get('public_port', keystone['port'])}{keystone['path']}",
-        "ca": lab.repo / "var" / "openstack" / "lab-ca.crt",
-        "admin_password": secrets["keystone_admin"],
+        "auth_url": cloud["auth"]["auth_url"],
+        "ca": pathlib.Path(cloud["cacert"]).resolve(),
+        "admin_password": cloud["auth"]["password"],
         "region": model["region"],
         "workspace": WORKSPACE,
         "image": None,
