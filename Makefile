@@ -4,7 +4,7 @@ SALT_CLOUD := .venv/bin/salt-cloud
 MAP ?= maps/local.yaml
 SSH_MASTER := python3 tools/lab.py ssh network
 
-.PHONY: lab deps test-deps highstate demo destroy destroy-all lint test unit bench bench-amphora rehearse-gce
+.PHONY: lab deps test-deps highstate demo verify verify-cleanup destroy destroy-all lint test unit bench bench-amphora rehearse-gce
 
 # `tools/lab.py apply` runs `salt '*' state.apply` on the master and prints
 # each node's progress as it goes (the master's event bus), then a summary
@@ -42,6 +42,25 @@ demo: deps
 	@echo
 	@echo "Demo servers (their floating IPs answer from the network node):"
 	$(SSH_MASTER) ". /root/demo-openrc && openstack server list"
+
+# Tempest, OpenStack's own tests, against the running lab through the proxy:
+# its pinned venv (var/tempest/venv, built once per pin), then tempest.conf
+# from the lab (and the image, flavors and external network it needs),
+# then the set (smoke, or SET=full-api) of the lab's services, the reports
+# under var/artefacts/ and a summary; tempest's leftovers are removed even
+# when tests fail. Non-zero exit: a failure not in tests/tempest/known-failures.txt.
+# LAB=core: only the tests of pillar/labs/core.sls's services.
+SET ?= smoke
+CONCURRENCY ?= 2
+LAB ?=
+verify: deps
+	.venv/bin/python tools/verify.py venv
+	.venv/bin/python tools/verify.py config$(if $(LAB), --lab $(LAB))
+	nice .venv/bin/python tools/verify.py run --set $(SET) --concurrency $(CONCURRENCY)
+
+# tempest's leftovers alone (make verify removes them itself)
+verify-cleanup: deps
+	.venv/bin/python tools/verify.py cleanup
 
 destroy: deps
 	$(SALT_CLOUD) -m $(MAP) -d -y
