@@ -350,13 +350,12 @@ table ip vpc {{
 
         def boot():
             console = os.path.join(self.state_dir, "logs", f"{name}.console.log")
-            os.makedirs(node_dir, mode=0o700, exist_ok=True)
-            # kept on disk: a run killed half-way is torn down from it
-            with open(os.path.join(node_dir, "record.json"), "w", encoding="utf-8") as fh:
-                json.dump(record, fh)
             os.makedirs(node_dir, mode=0o700)
             for part in ("upper", "work", "rootfs"):
                 os.makedirs(os.path.join(node_dir, part))
+            # kept on disk: a run killed half-way is torn down from it
+            with open(os.path.join(node_dir, "record.json"), "w", encoding="utf-8") as fh:
+                json.dump(record, fh)
             nspawn_node.mount(self.host, record, node_dir)
             rootfs = record["rootfs"]
             self._write(rootfs, "/etc/hostname", name + "\n")
