@@ -3,7 +3,7 @@
     formula: /tmp/salt_mapdata_<formula>.yaml. Not in the highstate: apply
     it to see what a node would get (pillar mapdata:formulas names the
     formulas), e.g.
-      salt compute1 state.apply mapdata pillar='{"mapdata": {"formulas": ["nova", "neutron"]}}'
+      salt compute1 state.apply mapdata pillar='{"mapdata": {"formulas": ["nova", "neutron"]} }'
     The render tests compare it, per role, with tests/render/mapdata/. #}
 {%- for formula in salt['pillar.get']('mapdata:formulas', []) %}
 {%-   import formula ~ '/map.jinja' as settings with context %}
