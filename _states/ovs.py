@@ -45,6 +45,12 @@ removed); YAML booleans become ``true``/``false`` as OVS spells them.
     vxlan-old:
       ovs.port_absent
 
+    br-ext-vxlan-ports:
+      ovs.ports_pruned:
+        - bridge: br-ext
+        - prefix: vxlan-
+        - keep: [vxlan-compute1]
+
     br-old:
       ovs.bridge_absent
 """
@@ -224,5 +230,33 @@ def port_absent(name):
         return _converge(
             ret, f"Port {name}", current, None, lambda: __salt__["ovs.port_delete"](name, bridge=current["bridge"])
         )
+
+    return _state(name, check)
+
+
+def ports_pruned(name, bridge, prefix, keep):
+    """
+    The ports of ``bridge`` whose names start with ``prefix`` are only those
+    in ``keep``: the others are deleted (``name`` is only a label). Read
+    when the state runs, so that a port to a peer that is gone goes once
+    Open vSwitch runs; a bridge not there yet has nothing to prune.
+    """
+
+    def check(ret):
+        if __salt__["ovs.bridge_get"](bridge) is None:
+            ret["comment"] = f"Bridge {bridge} is absent: no port to prune"
+            return ret
+        stale = sorted(
+            port for port in __salt__["ovs.port_list"](bridge) if port.startswith(prefix) and port not in keep
+        )
+        if not stale:
+            ret["comment"] = f"Bridge {bridge} has no {prefix}* port but {', '.join(keep) or 'none'}"
+            return ret
+
+        def apply():
+            for port in stale:
+                __salt__["ovs.port_delete"](port, bridge=bridge)
+
+        return _converge(ret, f"Ports {', '.join(stale)} of {bridge}", stale, None, apply)
 
     return _state(name, check)

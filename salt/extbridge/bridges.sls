@@ -51,13 +51,12 @@ extbridge-{{ port }}:
 {%-   endif %}
 {%- endfor %}
 
-{#- VXLAN ports to peers that are gone (read when Open vSwitch is already
-    there: on the first run there is nothing to remove) #}
-{%- if 'ovs.port_list' in salt and salt['ovs.bridge_get'](extbridge.bridge) %}
-{%-   for port in salt['ovs.port_list'](extbridge.bridge) if port.startswith(extbridge.port_prefix) and port not in wanted %}
+{#- VXLAN ports to peers that are gone (read when the state runs) #}
 
-extbridge-{{ port }}:
-  ovs.port_absent:
-    - name: {{ port }}
-{%-   endfor %}
-{%- endif %}
+extbridge-stale-ports:
+  ovs.ports_pruned:
+    - bridge: {{ extbridge.bridge }}
+    - prefix: {{ extbridge.port_prefix }}
+    - keep: {{ wanted | json }}
+    - require:
+      - ovs: extbridge-{{ extbridge.bridge }}

@@ -21,7 +21,10 @@ WRITES = ("switch_set", "bridge_add", "bridge_set", "bridge_delete", "port_add",
 
 @pytest.fixture
 def configure_loader_modules(opts, exec_mod):
-    salt_dunder = {f"ovs.{name}": getattr(exec_mod, name) for name in ("switch_get", "bridge_get", "port_get") + WRITES}
+    salt_dunder = {
+        f"ovs.{name}": getattr(exec_mod, name)
+        for name in ("switch_get", "bridge_get", "port_get", "port_list") + WRITES
+    }
     return {ovs: {"__opts__": opts, "__salt__": salt_dunder}}
 
 
@@ -207,3 +210,39 @@ def test_port_absent_test_mode(opts, exec_mod):
 def test_port_already_absent(exec_mod):
     exec_mod.port_get.return_value = None
     assert ovs.port_absent("vx1") == {"name": "vx1", "result": True, "changes": {}, "comment": "Port vx1 is absent"}
+
+
+def test_ports_of_peers_that_are_gone_are_pruned(exec_mod):
+    exec_mod.bridge_get.return_value = BR_EXT
+    exec_mod.port_list.return_value = ["patch-ext", "vx-compute1", "vx-compute3", "vx-old"]
+    ret = ovs.ports_pruned("stale", "br-ext", "vx-", ["vx-compute1", "vx-compute2"])
+    assert ret["result"] is True and ret["changes"] == {"old": ["vx-compute3", "vx-old"], "new": None}
+    assert writes(exec_mod) == [
+        ("port_delete", ("vx-compute3",), {"bridge": "br-ext"}),
+        ("port_delete", ("vx-old",), {"bridge": "br-ext"}),
+    ]
+
+
+def test_ports_pruned_under_test_mode_writes_nothing(opts, exec_mod):
+    opts["test"] = True
+    exec_mod.bridge_get.return_value = BR_EXT
+    exec_mod.port_list.return_value = ["vx-old"]
+    ret = ovs.ports_pruned("stale", "br-ext", "vx-", [])
+    assert ret["result"] is None and ret["changes"]["old"] == ["vx-old"] and writes(exec_mod) == []
+
+
+def test_nothing_to_prune_on_a_bridge_not_made_yet_or_as_wanted(exec_mod):
+    exec_mod.bridge_get.return_value = None
+    ret = ovs.ports_pruned("stale", "br-ext", "vx-", ["vx-compute1"])
+    assert ret["result"] is True and ret["changes"] == {} and "absent" in ret["comment"]
+    exec_mod.port_list.assert_not_called()
+    exec_mod.bridge_get.return_value = BR_EXT
+    exec_mod.port_list.return_value = ["patch-ext", "vx-compute1"]
+    ret = ovs.ports_pruned("stale", "br-ext", "vx-", ["vx-compute1"])
+    assert ret["result"] is True and ret["changes"] == {} and writes(exec_mod) == []
+
+
+def test_ports_pruned_fails_when_ovs_does_not_answer(exec_mod):
+    exec_mod.bridge_get.side_effect = CommandExecutionError("database connection failed")
+    ret = ovs.ports_pruned("stale", "br-ext", "vx-", [])
+    assert ret["result"] is False and "database connection failed" in ret["comment"]
