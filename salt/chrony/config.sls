@@ -14,6 +14,23 @@ chrony-defaults:
     - require_in:
       - pkg: chrony-pkg
 
+{%- if not chrony.control_clock %}
+
+{#- Debian's unit starts chronyd only with CAP_SYS_TIME, which a node in a
+    container does not get: with -x it needs none. #}
+chrony-container:
+  file.managed:
+    - name: /etc/systemd/system/{{ chrony.service }}.service.d/saltlab-container.conf
+    - makedirs: true
+    - mode: '0644'
+    - contents: |
+        # Managed by Salt (saltlab chrony formula): chronyd runs with -x here.
+        [Unit]
+        ConditionCapability=
+    - require_in:
+      - pkg: chrony-pkg
+{%- endif %}
+
 chrony-config:
   file.managed:
     - name: {{ chrony.config }}

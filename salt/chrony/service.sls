@@ -9,3 +9,6 @@ chrony-service:
     - watch:
       - file: chrony-defaults
       - file: chrony-config
+{%- if not chrony.control_clock %}
+      - file: chrony-container
+{%- endif %}
