@@ -35,7 +35,7 @@ demo-server-{{ server }}:
       - openstack: demo-subnet
       - openstack: demo-keypair
       - openstack: demo-server-group
-      - openstack: demo-compute-ready
+      - ready: demo-compute-ready
 {%-   for label in demo.security_group_rules | sort %}
       - openstack: demo-security-group-{{ label }}
 {%-   endfor %}

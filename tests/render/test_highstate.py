@@ -548,7 +548,7 @@ def test_the_demo_renders_and_waits_for_compute_hosts(tmp_path, secrets_dir):
     assert function(states, "demo-compute-ready") == "ready.compute_hosts"
     assert arg(states, "demo-compute-ready", "minimum") == 2
     for server in ("demo1", "demo2"):
-        assert {"openstack": "demo-compute-ready"} in arg(states, f"demo-server-{server}", "require")
+        assert {"ready": "demo-compute-ready"} in arg(states, f"demo-server-{server}", "require")
         assert arg(states, f"demo-server-{server}", "server_group") == "demo-spread"
         assert {"openstack": f"demo-server-{server}"} in arg(states, f"demo-floating-ip-{server}", "require")
     assert arg(states, "demo-external-network", "mtu") == 1410
