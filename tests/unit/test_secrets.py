@@ -2,9 +2,13 @@
 tools/secrets: generated once, private, never regenerated.
 """
 
+import base64
 import json
 import stat
+import struct
 import subprocess
+import time
+import uuid
 
 import pytest
 
@@ -32,9 +36,25 @@ def test_first_run_creates_private_files(tmp_path, run):
     assert stat.S_IMODE((tmp_path / "ssh").stat().st_mode) == 0o700
     data = json.loads(pillar.read_text())["saltlab"]
     assert data["ssh_public_key"] == (tmp_path / "ssh" / "lab.pub").read_text().strip()
-    assert len(data["secrets"]) == 17
-    assert len(set(data["secrets"].values())) == 17
+    assert len(data["secrets"]) == 24
+    assert len(set(data["secrets"].values())) == 24
     assert all(len(value) >= 32 for value in data["secrets"].values())
+
+
+def test_ceph_identities_are_uuids_and_cephx_keys(tmp_path, run):
+    run()
+    values = json.loads((tmp_path / "secrets.json").read_text())["saltlab"]["secrets"]
+    for name in ("ceph_fsid", "ceph_osd_uuid"):
+        assert str(uuid.UUID(values[name])) == values[name]
+    keys = [name for name in values if name.startswith("ceph_") and name.endswith("_key")]
+    assert sorted(keys) == ["ceph_admin_key", "ceph_cinder_key", "ceph_mgr_key", "ceph_mon_key", "ceph_osd_key"]
+    for name in keys:
+        # as ceph-authtool --gen-print-key prints it: AES (1), created now, 16 bytes of secret
+        raw = base64.b64decode(values[name], validate=True)
+        kind, seconds, _nanoseconds, length = struct.unpack_from("<HIIH", raw)
+        assert (kind, length, len(raw)) == (1, 16, 28), name
+        assert abs(seconds - time.time()) < 60
+        assert values[name].startswith("AQ") and len(values[name]) == 40
 
 
 def test_rerun_changes_nothing(tmp_path, run):
