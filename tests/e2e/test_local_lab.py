@@ -101,11 +101,14 @@ def test_switching_to_a_larger_lab_changes_only_what_it_adds(lab):
     lab.run([lab.repo / "tools/push"])  # the checkout's lab: full
     returns = lab.highstate()
     assert failed_states(returns) == []
-    # full adds nova, neutron and horizon, and their ports to the proxy; the
-    # Neutron agents on the network and compute nodes, nova-compute
+    # full adds nova, neutron, cinder and horizon, and their ports to the
+    # proxy; the Neutron agents on the network and compute nodes,
+    # nova-compute (with libvirt's secret for Cinder's volumes); Ceph and
+    # cinder-volume on the storage node
     added = re.compile(
-        r"^controller: (nova|neutron|horizon)[.:]|^network: proxy\.(config|service|firewall): "
-        r"|^(network|compute\d): (neutron\.agents|openstack\.debconf)[.:]|^compute\d: nova\.compute\."
+        r"^controller: (nova|neutron|cinder|horizon)[.:]|^network: proxy\.(config|service|firewall): "
+        r"|^(network|compute\d|storage): (neutron\.agents|openstack\.debconf)[.:]|^compute\d: nova\.compute\."
+        r"|^storage: (ceph|cinder\.volume|addresswait)[.:]"
     )
     changed = changed_states(returns)
     assert [c for c in changed if not added.search(c)] == []
@@ -113,9 +116,12 @@ def test_switching_to_a_larger_lab_changes_only_what_it_adds(lab):
         "controller: nova",
         "controller: neutron",
         "controller: horizon",
+        "controller: cinder",
         "network: neutron.agents.",
         "compute1: neutron.agents.",
         "compute2: nova.compute.",
+        "storage: ceph.",
+        "storage: cinder.volume.",
     ):
         assert any(c.startswith(prefix) for c in changed), prefix
 
@@ -223,9 +229,16 @@ def test_catalog_lists_every_service_at_the_proxy(lab, cloud):
     conn = cloud()
     conn.authorize()
     catalog = conn.session.auth.get_access(conn.session).service_catalog.catalog
-    assert sorted(entry["type"] for entry in catalog) == ["compute", "identity", "image", "network", "placement"]
+    assert sorted(entry["type"] for entry in catalog) == [
+        "block-storage",
+        "compute",
+        "identity",
+        "image",
+        "network",
+        "placement",
+    ]
     urls = [endpoint["url"] for entry in catalog for endpoint in entry["endpoints"]]
-    assert len(urls) == 15
+    assert len(urls) == 18
     assert [u for u in urls if not u.startswith(f"https://{proxy_address(lab)}:")] == []
     # version documents are rewritten too
     versions = conn.session.get(f"https://{proxy_address(lab)}:5000/v3").json()
@@ -448,7 +461,7 @@ def test_public_nic_of_the_network_node_opens_only_the_proxy_and_ssh(lab):
         except OSError:
             return False
 
-    assert all(connects(port) for port in (22, 443, 5000, 6080, 8774, 8778, 9292, 9696))
+    assert all(connects(port) for port in (22, 443, 5000, 6080, 8774, 8776, 8778, 9292, 9696))
     # the salt master listens on every address; outside it is not reachable
     assert not connects(4506)
 
