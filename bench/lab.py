@@ -4,7 +4,8 @@ Figures of the local lab on this machine, printed as a table:
 - node image build (tools/build-image into a scratch directory),
 - map up (salt-cloud -m maps/local.yaml -P: nodes created and deployed),
 - first highstate and a no-op highstate on all nodes (the controller, with
-  the control plane, is the long pole: its states' own time is printed too),
+  the control plane, is the long pole: its states' own time is printed too,
+  and the storage node's formulas' own time: Ceph, cinder-volume),
 - the demo (`make demo`: test image, networks, two servers with floating
   IPs) until both servers answer on their floating IPs, the time from an
   empty machine to that, and a no-op re-run of highstate and demo,
@@ -39,11 +40,19 @@ def timed(label, figures, func, *args, **kwargs):
     return result
 
 
-def states_time(states):
+def states_time(states, sls=None):
     """
-    Seconds the states of one highstate return took, summed.
+    Seconds the states of one highstate return took, summed (of the SLS
+    files whose names start with one of ``sls`` only, when given).
     """
-    return sum(s.get("duration", 0) for s in states if isinstance(s, dict)) / 1000
+    return (
+        sum(
+            s.get("duration", 0)
+            for s in states
+            if isinstance(s, dict) and (sls is None or s.get("__sls__", "").startswith(sls))
+        )
+        / 1000
+    )
 
 
 def demo_answering(lab, timeout=600):
@@ -96,6 +105,9 @@ def main():
         lab.wait_for_minions(sorted(lab.nodes()))
         returns = timed("first highstate", figures, lab.highstate)
         figures.append(("  controller states' own time", f"{states_time(returns['controller']):.1f} s"))
+        for label, sls in (("ceph", ("ceph",)), ("cinder.volume", ("cinder.volume",))):
+            figures.append((f"  storage: {label} states' own time", f"{states_time(returns['storage'], sls):.1f} s"))
+        figures.append(("  storage states' own time", f"{states_time(returns['storage']):.1f} s"))
         timed("demo (make demo)", figures, lab.demo)
         timed("  then until both servers answer", figures, demo_answering, lab)
         figures.append(("empty machine to demo answering", f"{time.monotonic() - started:.1f} s"))
