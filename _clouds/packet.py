@@ -40,6 +40,7 @@ CLI examples:
     salt-cloud -d labhost
 """
 
+import functools
 import json
 import logging
 import os
@@ -94,9 +95,10 @@ def _cloud():
 
 def get_configured_provider():
     """
-    Return the first provider configured with this driver.
+    Return the first provider configured with this driver (and check the
+    map salt-cloud is about to make).
     """
-    return _cloud().provider()
+    return _cloud().configured()
 
 
 # ---------------------------------------------------------------------------
@@ -278,16 +280,10 @@ def _wait_until_active(driver, node, vm_):
         time.sleep(interval)
 
 
-def create(vm_):
+def _check(vm_, deploy):
     """
-    Create a bare-metal device from a profile, wait until it is active with
-    a public IPv4 address, then deploy Salt on it over SSH as root.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -p packet-labhost labhost
+    The profile's metro, plan and image, the operator's key and the
+    project, checked before anything is made.
     """
     name = _cloud().validate_name(vm_["name"], "device name")
     metro = _required(vm_, "metro", "--list-locations")
@@ -305,90 +301,95 @@ def create(vm_):
         raise SaltCloudSystemExit(
             f"packet: project {driver.project_name} already has a device named {name}; destroy it first"
         )
-    _register_key(driver, keyfile, _cloud().setting("ssh_key_label", vm_))
-    _cloud().fire(name, "starting create", "creating", vm_=vm_)
-    _cloud().progress(name, f"creating a {plan} device in metro {metro} with {image} in project {driver.project_name}")
+    ssh = {"keyfile": keyfile, "user": vm_.get("ssh_username") or "root", "public": True, "gateway": None}
+    what = {"driver": driver, "size": size, "image": os_image, "location": location, "vm_": vm_}
+    return dict(ssh, model=None, node=None, **what)
+
+
+def _make(plan):
+    """
+    The operator's key registered, the device made and active with a
+    public IPv4 address.
+    """
+    driver, name, vm_ = plan["driver"], plan["name"], plan["vm_"]
+    _register_key(driver, plan["keyfile"], _cloud().setting("ssh_key_label", vm_))
+    _cloud().progress(
+        name,
+        f"creating a {plan['size'].id} device in metro {plan['location'].extra['code']} with {plan['image'].id} "
+        f"in project {driver.project_name}",
+    )
     with _api("creating the device"):
-        node = driver.create_node(name, size, os_image, location, ex_project_id=driver.project_id)
-    try:
-        _cloud().progress(name, "waiting until it is active with a public IPv4 address (bare metal: minutes)")
-        node = _wait_until_active(driver, node, vm_)
-        vm_["ssh_host"] = _public_ipv4(node)
-        vm_["key_filename"] = keyfile
-        vm_.setdefault("ssh_username", "root")
-        _cloud().progress(name, f"active at {vm_['ssh_host']}")
-        ret = __utils__["cloud.bootstrap"](vm_, __opts__)
-    except BaseException:
-        _cloud().progress(name, "creation failed; deleting the device")
+        plan["device"] = driver.create_node(
+            name, plan["size"], plan["image"], plan["location"], ex_project_id=driver.project_id
+        )
+    _cloud().progress(name, "waiting until it is active with a public IPv4 address (bare metal: minutes)")
+    plan["device"] = _wait_until_active(driver, plan["device"], vm_)
+    plan["public_address"] = _public_ipv4(plan["device"])
+    plan["addresses"] = {"public": plan["public_address"]}
+    _cloud().progress(name, f"active at {plan['public_address']}")
+
+
+def _remove(plan):
+    if plan.get("device") is not None:
         with _api("deleting the failed device"):
-            driver.destroy_node(node)
-        raise
-    # keys and scripts in the deploy arguments must not reach the console
-    _cloud().deployed(ret)
-    ret.update(_describe(node))
-    _cloud().fire(name, "created instance", "created", vm_=vm_)
-    return ret
+            plan["driver"].destroy_node(plan["device"])
 
 
-def destroy(name, call=None):
-    """
-    Delete a device.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -d labhost
-    """
-    _cloud().destroy(call)
+def _lookup(name):
     driver = _connect()
     node = _find(driver, name)
     if node is None:
         raise SaltCloudSystemExit(f"packet: project {driver.project_name} has no device named {name}")
-    with _cloud().destroying(name, "deleting the device"), _api(f"deleting device {name}"):
+    return driver, node
+
+
+def _delete(found):
+    driver, node = found
+    with _api(f"deleting device {node.name}"):
         driver.destroy_node(node)
-    return {"destroyed": name}
 
 
-def list_nodes(call=None):
+def _ops():
+    return {
+        "check": _check,
+        "make": _make,
+        "remove": _remove,
+        "describe": lambda plan: _describe(plan["device"]),
+        "lookup": _lookup,
+        "addresses": lambda found: list(found[1].public_ips) + list(found[1].private_ips),
+        "delete": _delete,
+        "destroying": "deleting the device",
+    }
+
+
+def create(vm_):
     """
-    The project's devices with their state and addresses.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -Q
+    ``salt-cloud -p packet-labhost labhost``: a bare-metal device, active
+    with a public IPv4 address, Salt deployed on it as root.
     """
-    _cloud().function(call, "list_nodes")
-    return {node.name: _describe(node) for node in _nodes(_connect())}
+    return _cloud().create(vm_, _ops())
 
 
-def list_nodes_full(call=None):
-    """
-    Everything the API says of each device.
-
-    CLI example:
-
-    .. code-block:: bash
-
-        salt-cloud -F
-    """
-    _cloud().function(call, "list_nodes_full")
-    return {node.name: dict(node.extra, **_describe(node)) for node in _nodes(_connect())}
+def destroy(name, call=None):
+    """``salt-cloud -d labhost``: the device."""
+    return _cloud().destroy(name, call, _ops())
 
 
-def list_nodes_select(call=None):
-    """
-    The fields of each device chosen by ``query.selection``.
+def _inventory():
+    nodes = _nodes(_connect())
+    return {n.name: (functools.partial(_describe, n), functools.partial(_full, n)) for n in nodes}
 
-    CLI example:
 
-    .. code-block:: bash
+def _full(node):
+    return dict(node.extra, **_describe(node))
 
-        salt-cloud -S
-    """
-    return _cloud().list_nodes_select(list_nodes_full, call)
+
+def _listing(function):
+    """``salt-cloud`` -Q (``list_nodes``), -F (``list_nodes_full``), -S (``list_nodes_select``)."""
+    return lambda call=None: getattr(_cloud(), function)(call, _inventory)
+
+
+list_nodes, list_nodes_full, list_nodes_select = map(_listing, ("list_nodes", "list_nodes_full", "list_nodes_select"))
 
 
 def show_instance(name, call=None):
@@ -403,10 +404,7 @@ def show_instance(name, call=None):
     """
     _cloud().action(call, "show_instance")
     driver = _connect()
-    node = _find(driver, name)
-    if node is None:
-        raise SaltCloudSystemExit(f"packet: project {driver.project_name} has no device named {name}")
-    return dict(node.extra, **_describe(node))
+    return _cloud().show_instance(name, call, lambda n: _find(driver, n), _full, f"project {driver.project_name}")
 
 
 def avail_locations(call=None):

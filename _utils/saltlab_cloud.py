@@ -1,16 +1,18 @@
 """
 What the lab's salt-cloud drivers (``_clouds/``: nspawn, gce, packet) share:
-their provider settings, progress lines, cloud events, the checks of node
-names, SSH key files and lab networks, the call checks of salt-cloud
-functions, the translation of API errors, the destroy events and the
-redaction of deploy arguments.
+their provider settings, the lab model (``pillar/model.yaml``) and the
+node it makes of a name, progress lines, cloud events, the checks of node
+names and SSH key files, the call checks of salt-cloud functions, the
+translation of API errors, the listing functions and the redaction of
+deploy arguments. The node life cycle (create, destroy, the SSH way in,
+the master) is ``saltlab_node``; the map's check, ``saltlab_map``.
 
 A Salt utils module: salt-cloud loads it from ``utils_dirs`` (``_utils`` in
 the ``cloud`` configuration file) and hands it to the drivers as
 ``__utils__``. Utils modules get only ``__opts__`` as the loader packs it,
 so everything here takes what it needs as arguments. A driver binds the
-helpers to itself where it uses them; the object is used under the
-driver's loader, where the driver's dunders it holds are what they say:
+helpers to itself where it uses them (its dunders resolved then, so that
+the utils modules it hands the object to can use them):
 
 .. code-block:: python
 
@@ -23,22 +25,34 @@ driver's loader, where the driver's dunders it holds are what they say:
 """
 
 import contextlib
-import ipaddress
 import logging
 import os
 import re
 import sys
 
 import salt.config as config
+import salt.loader.context
 from salt.exceptions import SaltCloudConfigError, SaltCloudException, SaltCloudSystemExit
 
 log = logging.getLogger(__name__)
 
 # a lowercase RFC 1123 / RFC 1035 label: hostnames, Compute Engine names
-HOSTNAME_RE = re.compile(r"^[a-z]([a-z0-9-]{0,61}[a-z0-9])?$")
-NETWORK_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+HOSTNAME_RE = re.compile(r"[a-z]([a-z0-9-]{0,61}[a-z0-9])?")
 # what salt-cloud's events of a new node carry of its profile
 EVENT_KEYS = ["name", "profile", "provider", "driver"]
+# the lab model, relative to the configuration directory (this checkout)
+MODEL = "pillar/model.yaml"
+
+
+def _resolved(dunder):
+    """
+    What a driver's loader dunder names, resolved here, in the utils'
+    loader: its ``__opts__`` (the same options) and, for ``__utils__``,
+    that loader itself (which packs no ``__utils__``).
+    """
+    if not isinstance(dunder, salt.loader.context.NamedLoaderContext):
+        return dunder  # a test's loader mocks: the values themselves
+    return dunder.loader() if dunder.name == "__utils__" else dunder.value()
 
 
 def cloud(virtualname, active_provider_name, opts, utils, defaults=None, required=()):
@@ -57,13 +71,13 @@ class Cloud:
     """
 
     def __init__(self, virtualname, active_provider_name, opts, utils, defaults=None, required=()):
-        # The driver's dunders stay as they are: made here, under the utils
-        # loader, this object is used by the driver, under its own loader,
-        # where they name the driver's provider, options and utils.
+        # The driver's dunders are resolved now: under Salt's loader they
+        # name what the loader running the code that reads them packs, and
+        # the utils run under theirs (the life cycle in saltlab_node too).
         self.name = virtualname
         self._active_provider_name = active_provider_name
-        self.opts = opts
-        self.utils = utils
+        self.opts = _resolved(opts)
+        self.utils = _resolved(utils)
         self.defaults = defaults or {}
         self.required = tuple(required)
 
@@ -94,6 +108,18 @@ class Cloud:
         """
         return config.is_provider_configured(self.opts, self.active, self.required)
 
+    def configured(self):
+        """
+        A driver's ``get_configured_provider``, which salt-cloud calls when
+        it starts: the provider, after the map salt-cloud is about to make
+        is checked whole (``saltlab_map``), so that a bad map stops before
+        anything is made.
+        """
+        provider = self.provider()
+        if provider is not False:
+            self.utils["saltlab_map.check_run"](self)
+        return provider
+
     def setting(self, key, vm_=None):
         """
         A value from the profile (when vm_ is given), else the provider,
@@ -103,12 +129,41 @@ class Cloud:
             key, vm_ or self.provider(), self.opts, default=self.defaults.get(key), search_global=False
         )
 
+    def config_path(self, path):
+        """
+        Paths in the configuration are relative to the config dir (this
+        checkout); ``~`` is the operator's home.
+        """
+        path = os.path.expanduser(str(path))
+        return os.path.join(os.path.dirname(self.opts["conf_file"]), path)
+
+    def model(self):
+        """
+        The lab model (``pillar/model.yaml`` of the checkout), checked; a bad
+        one is one line naming the key.
+        """
+        try:
+            return self.utils["saltlab_model.load"](self.config_path(MODEL))
+        except ValueError as exc:  # saltlab_model.ModelError
+            raise SaltCloudConfigError(f"{self.name}: {exc}") from None
+
+    def lab_node(self, name, model=None):
+        """
+        The node ``name`` as the model makes it ({name, kind, host, nics,
+        roles, addresses}), or a one-line error saying which names are nodes.
+        """
+        model = model or self.model()
+        try:
+            return self.utils["saltlab_model.node"](model, name)
+        except ValueError as exc:
+            raise SaltCloudConfigError(f"{self.name}: {exc}") from None
+
     def validate_name(self, name, what="node name", kind="hostname"):
         """
         A node name must be a lowercase hostname label (RFC 1123; RFC 1035
-        for Compute Engine, the same rule).
+        for Compute Engine, the same rule), matched whole.
         """
-        if not isinstance(name, str) or not HOSTNAME_RE.match(name):
+        if not isinstance(name, str) or not HOSTNAME_RE.fullmatch(name):
             raise SaltCloudConfigError(
                 f"{self.name}: {what} {name!r} is not a valid {kind} "
                 "(lowercase letters, digits and '-', at most 63, starting with a letter)"
@@ -134,40 +189,6 @@ class Cloud:
             f"the operator's SSH key {keyfile} (and {keyfile}.pub) is missing; "
             f"create it with: ssh-keygen -t ed25519 -N '' -f {keyfile}",
         )
-
-    def lab_networks(self, raw, mtu, mtu_range, fields=None, mtu_note=""):
-        """
-        The provider's networks, checked in order: a mapping of valid names,
-        strict IPv4 CIDRs, then what ``fields(where, net, spec)`` makes of
-        a network's other keys (it raises on bad ones), an integer MTU in
-        ``mtu_range`` (default ``mtu``), no two networks overlapping.
-
-        Returns ``{name: {"net": IPv4Network, **fields, "mtu": int}}``.
-        """
-        if not isinstance(raw, dict) or not raw:
-            raise SaltCloudConfigError(f"{self.name}: lab_networks must map network names to settings")
-        low, high = mtu_range
-        nets = {}
-        for name, spec in raw.items():
-            where = f"lab_networks:{name}"
-            if not NETWORK_NAME_RE.match(str(name)):
-                raise SaltCloudConfigError(f"{self.name}: {where}: network names are 1-12 lowercase letters/digits")
-            spec = spec or {}
-            try:
-                net = ipaddress.IPv4Network(str(spec.get("cidr")), strict=True)
-            except ValueError as exc:
-                raise SaltCloudConfigError(f"{self.name}: {where}:cidr: {exc}") from None
-            extra = fields(where, net, spec) if fields else {}
-            net_mtu = spec.get("mtu", mtu)
-            if not isinstance(net_mtu, int) or not low <= net_mtu <= high:
-                raise SaltCloudConfigError(f"{self.name}: {where}:mtu must be an integer {low}-{high}{mtu_note}")
-            for other, seen in nets.items():
-                if net.overlaps(seen["net"]):
-                    raise SaltCloudConfigError(
-                        f"{self.name}: networks {other} ({seen['net']}) and {name} ({net}) overlap"
-                    )
-            nets[name] = {"net": net, **extra, "mtu": net_mtu}
-        return nets
 
     # -- the cloud's API ------------------------------------------------------
 
@@ -198,7 +219,7 @@ class Cloud:
             raise SaltCloudSystemExit(f"The {function} function must be called with -f or --function.")
 
     @staticmethod
-    def destroy(call):
+    def destroy_call(call):
         """
         Refuse a destroy called as a function.
         """
@@ -213,11 +234,41 @@ class Cloud:
         if call != "action":
             raise SaltCloudSystemExit(f"The {action} action must be called with -a or --action.")
 
-    def list_nodes_select(self, list_nodes_full, call=None):
+    # -- the listing functions, from what a driver lists ----------------------
+
+    def list_nodes(self, call, inventory):
         """
-        The fields of each node chosen by ``query.selection``.
+        ``salt-cloud -Q``: ``inventory()`` gives ``{name: (brief, full)}``
+        (two callables), and each node's brief description is listed.
         """
-        return self.utils["cloud.list_nodes_select"](list_nodes_full(), self.opts["query.selection"], call)
+        self.function(call, "list_nodes")
+        return {name: brief() for name, (brief, _full) in inventory().items()}
+
+    def list_nodes_full(self, call, inventory):
+        """
+        ``salt-cloud -F``: everything known of each node.
+        """
+        self.function(call, "list_nodes_full")
+        return {name: full() for name, (_brief, full) in inventory().items()}
+
+    def list_nodes_select(self, call, inventory):
+        """
+        ``salt-cloud -S``: the fields of each node chosen by ``query.selection``.
+        """
+        return self.utils["cloud.list_nodes_select"](
+            self.list_nodes_full("function", inventory), self.opts["query.selection"], call
+        )
+
+    def show_instance(self, name, call, find, full, where):
+        """
+        ``salt-cloud -a show_instance NAME``: one node's details, from
+        ``find(name)`` (None when there is none ``where``).
+        """
+        self.action(call, "show_instance")
+        found = find(name)
+        if found is None:
+            raise SaltCloudSystemExit(f"{self.name}: {where} has no node named {name}")
+        return full(found)
 
     # -- what the user and the event bus see --------------------------------
 
@@ -245,17 +296,10 @@ class Cloud:
             transport=self.opts["transport"],
         )
 
-    @contextlib.contextmanager
-    def destroying(self, name, message):
+    def forget_minion(self, name):
         """
-        What every destroy does around its own work: the destroying event
-        and a progress line before it; after it, the destroyed event and
-        salt-cloud's minion cache entry removed.
+        salt-cloud's minion cache entry of a destroyed node.
         """
-        self.fire(name, "destroying instance", "destroying", {"name": name})
-        self.progress(name, message)
-        yield
-        self.fire(name, "destroyed instance", "destroyed", {"name": name})
         if self.opts.get("update_cachedir", False):
             self.utils["cloud.delete_minion_cachedir"](name, self.active.split(":")[0], self.opts)
 
@@ -270,3 +314,17 @@ class Cloud:
         if not ret["deploy_kwargs"] and not keep_empty:
             ret.pop("deploy_kwargs")
         return ret
+
+    # -- the node life cycle (saltlab_node) ------------------------------------
+
+    # (through an object: called through the loader, a utils function runs
+    # under the utils' loader, where the driver's operations it calls back
+    # would not find their dunders)
+
+    def create(self, vm_, ops):
+        """A node made, deployed and announced; see ``saltlab_node.create``."""
+        return self.utils["saltlab_node.life"](self).create(vm_, ops)
+
+    def destroy(self, name, call, ops):
+        """A node removed whole; see ``saltlab_node.destroy``."""
+        return self.utils["saltlab_node.life"](self).destroy(name, call, ops)

@@ -274,6 +274,17 @@ def master_address(model, purpose="management"):
     return node(model, model["master"])["addresses"][model["purposes"][purpose]]
 
 
+def host_numbers(model):
+    """Every host number the model gives a node: ``{number: node name}``."""
+    hosts = {}
+    for kind, spec in model["nodes"].items():
+        if spec.get("count"):
+            hosts.update({spec["host"] + n: f"{kind}{n}" for n in range(1, spec["count"] + 1)})
+        else:
+            hosts[spec["host"]] = kind
+    return hosts
+
+
 def check_names(model, names):
     """
     The nodes of a map, checked together before anything is made: each a

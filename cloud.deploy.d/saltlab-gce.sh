@@ -30,14 +30,20 @@ if [ "$installed" != "$release" ]; then
   echo "saltlab-gce: installing Salt $release $extensions into $venv"
   # timelib, a Salt dependency, builds from source on Debian 13's Python;
   # the venv sees python3-apt (Salt's apt module uses it); tools/push's
-  # remote side is rsync. The image's first boot may still hold apt's lock.
+  # remote side is rsync; salt-cloud probes the nodes behind the master with
+  # nc on the master (netcat-openbsd: not in Debian's plain image). The
+  # image's first boot may still hold apt's lock.
   apt="apt-get -o DPkg::Lock::Timeout=600 -qq"
   $apt update
   DEBIAN_FRONTEND=noninteractive $apt install -y --no-install-recommends \
-    gcc python3-dev python3-venv python3-apt ca-certificates rsync >/dev/null
+    gcc python3-dev python3-venv python3-apt ca-certificates rsync netcat-openbsd >/dev/null
   python3 -m venv --system-site-packages "$venv"
+  # pip trusts Debian's certificate store (ca-certificates), not the bundle
+  # it carries: the same CAs on a cloud, and a network's own CA where the
+  # image trusts one (the rehearsal's)
   # shellcheck disable=SC2086 # one word per extension
-  "$venv/bin/pip" install --no-cache-dir --quiet --disable-pip-version-check "salt==$release" $extensions
+  "$venv/bin/pip" install --no-cache-dir --quiet --disable-pip-version-check \
+    --cert /etc/ssl/certs/ca-certificates.crt "salt==$release" $extensions
 fi
 for cmd in salt salt-call salt-key salt-master salt-minion salt-run salt-cp; do
   ln -sf "$venv/bin/$cmd" "/usr/local/bin/$cmd"

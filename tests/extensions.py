@@ -6,6 +6,7 @@ share: the ``__utils__`` a driver gets from salt-cloud, for its loader
 mocks, and fixtures serving a fake of a cloud's API (``tests/fakes/``).
 """
 
+import importlib
 import importlib.util
 import inspect
 
@@ -28,17 +29,20 @@ def load(directory, name):
 def cloud_utils(salt_utils=None):
     """
     A cloud driver's ``__utils__``, as salt-cloud packs it: the functions
-    of the repo's ``_utils/saltlab_cloud.py`` by their loader names
-    (``saltlab_cloud.cloud``), with salt-cloud's own utils the test gives
-    (``{"cloud.bootstrap": MagicMock(), ...}``).
+    of the repo's ``_utils/*.py`` by their loader names
+    (``saltlab_cloud.cloud``, ``saltlab_model.node``...), with salt-cloud's
+    own utils the test gives (``{"cloud.bootstrap": MagicMock(), ...}``).
     """
-    import saltlab_cloud  # pylint: disable=import-outside-toplevel  (on sys.path from conftest)
-
-    utils = {
-        f"saltlab_cloud.{name}": function
-        for name, function in inspect.getmembers(saltlab_cloud, inspect.isfunction)
-        if function.__module__ == saltlab_cloud.__name__ and not name.startswith("_")
-    }
+    utils = {}
+    for path in sorted((REPO / "_utils").glob("*.py")):
+        module = importlib.import_module(path.stem)  # on sys.path from conftest
+        utils.update(
+            {
+                f"{path.stem}.{name}": function
+                for name, function in inspect.getmembers(module, inspect.isfunction)
+                if function.__module__ == module.__name__ and not name.startswith("_")
+            }
+        )
     utils.update(salt_utils or {})
     return utils
 

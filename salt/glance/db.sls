@@ -16,3 +16,13 @@ glance-db-sync:
       - mysql_grants: glance-db-grants-local
       - mysql_grants: glance-db-grants-mgmt
       - file: glance-config
+
+{#- Glance's metadata definitions (the namespaces and resource types of the
+    metadefs API and Horizon's image metadata, shipped by the package in
+    /etc/glance/metadefs): loaded when the database has none. #}
+glance-db-load-metadefs:
+  cmd.run:
+    - name: su -s /bin/sh -c 'glance-manage db_load_metadefs' {{ glance.user }}
+    - unless: test "$(mysql -N -B -e 'SELECT COUNT(*) FROM metadef_namespaces' glance)" -gt 0
+    - require:
+      - cmd: glance-db-sync

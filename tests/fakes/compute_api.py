@@ -20,11 +20,29 @@ internal address taken
 or outside its subnetwork, more NICs than the machine type allows, nested
 virtualization on a machine type without it.
 
+Machine series that take only Hyperdisk (``HYPERDISK_ONLY``: N4, C4...)
+refuse a Persistent Disk (``pd-*``) as the API does. A project's metadata
+(``project_metadata``, e.g. ``{"enable-oslogin": "TRUE"}``) is what
+``projects.get`` shows; ``api_enabled=False`` answers every call with the
+403 of a project where the Compute Engine API is not enabled
+(``accessNotConfigured``). ``POST /iam/v1/projects/-/serviceAccounts/EMAIL:generateAccessToken``
+answers for an impersonated service account (``impersonable``: the emails
+it accepts), as iamcredentials.googleapis.com does.
+
+The rehearsal (tests/fakes/rehearsal.py) gives a ``backend``: then an
+instance is a real local node, booted when it is inserted (its operation
+stays RUNNING until the node is up, and ``reads_to_done`` polls at least),
+stopped, started and removed with the instance; its external address comes
+from ``external_range``; the firewall rules and Cloud NATs are applied to
+the rehearsal's network whenever they or the instances change; its guest
+attributes are what the node's guest agent published.
+
 Fault injection, from the test::
 
     api.fail_request("POST", "/instances$", 403, "forbidden", "Required 'compute.instances.create' permission")
     api.fail_operation("insert", "instances/storage", "QUOTA_EXCEEDED", "Quota 'CPUS' exceeded.")
     api.hold_operations = True        # operations stay RUNNING (timeouts)
+    api.delay = 2                     # every call answers after 2 s (request timeouts)
 
 Authentication: by default any caller (AnonymousCredentials) is served; with
 ``require_token=True`` only ``Authorization: Bearer <token>`` where the token
@@ -52,6 +70,7 @@ import ipaddress
 import itertools
 import json
 import re
+import time
 import uuid
 
 try:
@@ -76,6 +95,8 @@ MACHINE_TYPES = {
     "n1-standard-4": (4, 15360, "Intel Skylake", True),
     "n1-standard-8": (8, 30720, "Intel Skylake", True),
     "n2-standard-4": (4, 16384, "Intel Cascade Lake", True),
+    "n4-standard-4": (4, 16384, "Intel Emerald Rapids", True),
+    "c4-standard-4": (4, 15360, "Intel Emerald Rapids", True),
     "e2-standard-4": (4, 16384, "Intel Broadwell", False),
     "n2d-standard-4": (4, 16384, "AMD Rome", False),
     "t2a-standard-4": (4, 16384, "Ampere Altra", False),
@@ -87,8 +108,10 @@ IMAGES = {
         ("debian-13-trixie-v20251111", "debian-13"),
     ],
 }
-# documentation range: nothing is ever reachable there
+# the external addresses without a rehearsal: a documentation range
 EXTERNAL = ipaddress.IPv4Network("203.0.113.0/24")
+# machine series that take only Hyperdisk volumes (no pd-*), boot disks included
+HYPERDISK_ONLY = ("c4", "c4a", "c4d", "n4", "n4d", "h3", "x4", "m4", "h4d")
 
 
 def _now():
@@ -140,11 +163,25 @@ class ComputeAPI(server.FakeAPI):
     methods = ("GET", "POST", "PUT", "PATCH", "DELETE")
     content_type = "application/json; charset=UTF-8"
 
-    def __init__(
-        self, project="saltlab-test", reads_to_done=1, page_size=3, require_token=False, operator_address="198.51.100.7"
+    def __init__(  # pylint: disable=too-many-arguments
+        self,
+        project="saltlab-test",
+        reads_to_done=1,
+        page_size=3,
+        require_token=False,
+        operator_address="198.51.100.7",
+        backend=None,
+        external_range=None,
+        project_metadata=None,
+        api_enabled=True,
     ):
         super().__init__()
         self.project = project
+        self.backend = backend
+        self.external = ipaddress.IPv4Network(external_range) if external_range else EXTERNAL
+        self.project_metadata = dict(project_metadata or {})
+        self.api_enabled = api_enabled
+        self.impersonable = set()
         self.reads_to_done = reads_to_done
         self.page_size = page_size
         self.require_token = require_token
@@ -156,10 +193,16 @@ class ComputeAPI(server.FakeAPI):
         self.routers = {}  # (region, name)
         self.disks = {}  # (zone, name)
         self.instances = {}  # (zone, name)
+        # the SSH host keys the guest agent publishes ({(zone, name): {type: key}}),
+        # when the instance has guest attributes enabled and publish_host_keys is set
+        self.host_keys = {}
+        self.publish_host_keys = True
         self.operations = {}  # name
         self.tokens = set()
         self.service_accounts = {}
         self._request_faults = []
+        # seconds every API call takes before it answers (request timeouts)
+        self.delay = 0
         self._operation_faults = []
         self._pending = set()  # (collection, key) being created
         self._ids = itertools.count(1000000000000000001)
@@ -258,7 +301,7 @@ class ComputeAPI(server.FakeAPI):
 
     # -- operations ------------------------------------------------------------
 
-    def _operation(self, scope, operation_type, target_link, apply, target_id=None, pending=None):
+    def _operation(self, scope, operation_type, target_link, apply, target_id=None, pending=None, work=None):
         """
         A new RUNNING operation; ``apply`` makes its effect when it is done.
         ``scope`` is ("zones", zone), ("regions", region) or ("global",).
@@ -282,6 +325,7 @@ class ComputeAPI(server.FakeAPI):
             "_reads": 0,
             "_scope": scope,
             "_pending": pending,
+            "_work": work,
         }
         if scope[0] == "zones":
             operation["zone"] = self.link("zones", scope[1])
@@ -302,6 +346,14 @@ class ComputeAPI(server.FakeAPI):
         if not finish and operation["_reads"] < self.reads_to_done:
             operation["progress"] = 50
             return
+        work = operation.get("_work")
+        if work is not None:
+            # the rehearsal's node: done when it is, after reads_to_done polls however asked
+            if not work.done() or operation["_reads"] < self.reads_to_done:
+                operation["progress"] = 50
+                return
+            if work.error and "_fault" not in operation:
+                operation["_fault"] = {"code": "RESOURCE_OPERATION_FAILED", "message": work.error, "http_status": 500}
         fault = operation.pop("_fault", None)
         apply = operation.pop("_apply")
         if fault is None:
@@ -406,6 +458,23 @@ class ComputeAPI(server.FakeAPI):
             if not re.fullmatch(r"[a-z][a-z0-9_-]{0,62}", key) or not re.fullmatch(r"[a-z0-9_-]{0,63}", value):
                 raise ApiError(400, "invalid", f"Invalid value for field 'resource.labels': '{key}: {value}'")
         return labels
+
+    # -- the project ---------------------------------------------------------------------
+
+    def get_project(self, query, body):
+        """projects.get: the project and its metadata (commonInstanceMetadata)."""
+        return 200, {
+            "kind": "compute#project",
+            "id": "123456789012",
+            "name": self.project,
+            "selfLink": self.link(),
+            "commonInstanceMetadata": {
+                "kind": "compute#metadata",
+                "fingerprint": "projectmeta0",
+                "items": [{"key": k, "value": v} for k, v in sorted(self.project_metadata.items())],
+            },
+            "defaultNetworkTier": "PREMIUM",
+        }
 
     # -- zones, machine types, images -------------------------------------------------
 
@@ -685,9 +754,12 @@ class ComputeAPI(server.FakeAPI):
         }
         if body.get("targetTags"):
             record["targetTags"] = list(body["targetTags"])
-        return self._operation(
-            ("global",), "insert", link, lambda: self._created("firewalls", name, record), record["id"], pending
-        )
+
+        def apply():
+            self._created("firewalls", name, record)
+            self._network_changed()
+
+        return self._operation(("global",), "insert", link, apply, record["id"], pending)
 
     def patch_firewall(self, name, query, body):
         firewall = self._get(self.firewalls, name, f"global/firewalls/{name}")
@@ -704,6 +776,7 @@ class ComputeAPI(server.FakeAPI):
 
         def apply():
             firewall.update(changes)
+            self._network_changed()
 
         return self._operation(("global",), "patch", firewall["selfLink"], apply, firewall["id"])
 
@@ -712,6 +785,7 @@ class ComputeAPI(server.FakeAPI):
 
         def apply():
             self.firewalls.pop(name, None)
+            self._network_changed()
 
         return self._operation(("global",), "delete", firewall["selfLink"], apply, firewall["id"])
 
@@ -881,6 +955,18 @@ class ComputeAPI(server.FakeAPI):
                     for c in nic["accessConfigs"]
                 ]
             interfaces.append(interface)
+        series = machine_type.split("-", 1)[0]
+
+        def check_disk_type(disk_type):
+            kind = str(disk_type or "pd-standard").rsplit("/", 1)[-1]
+            if series in HYPERDISK_ONLY and kind.startswith("pd-"):
+                raise ApiError(
+                    400,
+                    "invalid",
+                    f"[{kind}] features are not compatible for creating instance: machine series "
+                    f"{series.upper()} takes only Hyperdisk volumes (e.g. hyperdisk-balanced).",
+                )
+
         disks, new_disks, attached = [], [], []
         for index, disk in enumerate(body.get("disks") or []):
             entry = {
@@ -904,6 +990,7 @@ class ComputeAPI(server.FakeAPI):
                         f"The disk resource '{disk_name}' is already being used by "
                         f"'{existing['users'][0].split('/compute/v1/')[-1]}'",
                     )
+                check_disk_type(existing["type"])
                 attached.append((zone, disk_name))
                 entry.update(
                     source=existing["selfLink"],
@@ -916,6 +1003,7 @@ class ComputeAPI(server.FakeAPI):
                     raise ApiError(400, "invalid", "A boot disk needs initializeParams.sourceImage or a source.")
                 if params.get("sourceImage"):
                     self._image(params["sourceImage"])
+                check_disk_type(params.get("diskType"))
                 disk_name = params.get("diskName") or (name if disk.get("boot") else f"{name}-{index}")
                 if (zone, disk_name) in self.disks or ("disks", (zone, disk_name)) in self._pending:
                     raise ApiError(
@@ -976,28 +1064,58 @@ class ComputeAPI(server.FakeAPI):
         if body.get("scheduling"):
             record["scheduling"] = dict(body["scheduling"])
 
+        nat_ips = {}
+        for index, interface in enumerate(interfaces):
+            if interface.get("accessConfigs"):
+                used = {
+                    c.get("natIP")
+                    for i in self.instances.values()
+                    for n in i["networkInterfaces"]
+                    for c in n.get("accessConfigs", [])
+                }
+                nat_ips[index] = (
+                    next(str(a) for a in itertools.islice(self.external.hosts(), 10, None) if str(a) not in used)
+                    if self.backend
+                    else str(self.external.network_address + next(self._nat))
+                )
+        work = None
+        if self.backend:
+            # the node boots now; the operation is done when it is up
+            view = copy.deepcopy(record)
+            for index, address in nat_ips.items():
+                view["networkInterfaces"][index]["accessConfigs"][0]["natIP"] = address
+            work = self.backend.create(zone, name, view, dict(self.project_metadata))
+
         def apply():
             for key in attached:
                 if key not in self.disks or self.disks[key]["users"]:
                     raise ApiError(400, "resourceInUseByAnotherResource", f"Disk {key[1]} is not available.")
-            for interface in interfaces:
+            for index, interface in enumerate(interfaces):
                 for config in interface.get("accessConfigs", []):
-                    config["natIP"] = str(EXTERNAL.network_address + next(self._nat))
+                    config["natIP"] = nat_ips[index]
             for disk in new_disks:
                 self.disks[(zone, disk["name"])] = disk
             for key in attached + [(zone, d["name"]) for d in new_disks]:
                 self.disks[key]["users"].append(link)
             self._created("instances", (zone, name), record)
+            self.host_keys[(zone, name)] = {
+                kind: base64.b64encode(uuid.uuid4().bytes * 3).decode()
+                for kind in ("ecdsa-sha2-nistp256", "ssh-ed25519", "ssh-rsa")
+            }
+            self._network_changed()
 
-        return self._operation(("zones", zone), "insert", link, apply, record["id"], pending)
+        return self._operation(("zones", zone), "insert", link, apply, record["id"], pending, work)
 
     def delete_instance(self, zone, name, query, body):
         self._zone(zone)
         instance = self._get(self.instances, (zone, name), f"zones/{zone}/instances/{name}")
         instance["status"] = "STOPPING"
+        work = self.backend.delete(zone, name) if self.backend else None
 
         def apply():
             self.instances.pop((zone, name), None)
+            self.host_keys.pop((zone, name), None)
+            self._network_changed()
             for attached in instance["disks"]:
                 _scope, disk_name = self._ref(attached["source"], "zones/disks")
                 disk = self.disks.get((zone, disk_name))
@@ -1007,7 +1125,64 @@ class ComputeAPI(server.FakeAPI):
                 if attached["autoDelete"]:
                     self.disks.pop((zone, disk_name))
 
-        return self._operation(("zones", zone), "delete", instance["selfLink"], apply, instance["id"])
+        return self._operation(("zones", zone), "delete", instance["selfLink"], apply, instance["id"], work=work)
+
+    def _power(self, zone, name, verb):
+        """instances.stop / instances.start: the node powered off (kept) or booted again."""
+        self._zone(zone)
+        instance = self._get(self.instances, (zone, name), f"zones/{zone}/instances/{name}")
+        instance["status"] = "STOPPING" if verb == "stop" else "PROVISIONING"
+        work = getattr(self.backend, verb)(zone, name) if self.backend else None
+
+        def apply():
+            instance["status"] = "TERMINATED" if verb == "stop" else "RUNNING"
+            if verb == "start":
+                instance["lastStartTimestamp"] = _now()
+
+        return self._operation(("zones", zone), verb, instance["selfLink"], apply, instance["id"], work=work)
+
+    def stop_instance(self, zone, name, query, body):
+        return self._power(zone, name, "stop")
+
+    def start_instance(self, zone, name, query, body):
+        return self._power(zone, name, "start")
+
+    def _network_changed(self):
+        """The rehearsal's network follows the instances, firewall rules and Cloud NATs."""
+        if self.backend:
+            self.backend.network(
+                {k: self._public(v) for k, v in self.instances.items()},
+                [self._public(f) for f in self.firewalls.values()],
+                [self._public(r) for r in self.routers.values()],
+            )
+
+    def get_guest_attributes(self, zone, name, query, body):
+        """
+        The instance's guest attributes under ``queryPath``: what the guest
+        agent publishes (here the SSH host keys, ``hostkeys/``).
+        """
+        self._zone(zone)
+        instance = self._get(self.instances, (zone, name), f"zones/{zone}/instances/{name}")
+        items = {i["key"]: i["value"] for i in instance["metadata"]["items"]}
+        if str(items.get("enable-guest-attributes", "")).upper() != "TRUE":
+            raise ApiError(400, "badRequest", "Guest attributes are disabled for this instance.")
+        path = query.get("queryPath", [""])[0]
+        keys = self.host_keys.get((zone, name), {}) if self.publish_host_keys else {}
+        if self.backend:
+            keys = self.backend.guest_attributes(zone, name, "hostkeys") if self.publish_host_keys else {}
+        if path != "hostkeys/" or not keys:
+            raise ApiError(
+                404,
+                "notFound",
+                f"The resource 'projects/{self.project}/zones/{zone}/instances/{name}' "
+                f"guest attribute {path!r} was not found",
+            )
+        return 200, {
+            "kind": "compute#guestAttributes",
+            "queryPath": path,
+            "queryValue": {"items": [{"namespace": "hostkeys", "key": k, "value": v} for k, v in keys.items()]},
+            "selfLink": self.link("zones", zone, "instances", name) + "/getGuestAttributes",
+        }
 
     # -- routers and their Cloud NAT ------------------------------------------------------
 
@@ -1100,6 +1275,7 @@ class ComputeAPI(server.FakeAPI):
             if network_name not in self.networks:
                 raise ApiError(404, "notFound", f"The resource 'global/networks/{network_name}' was not found")
             self._created("routers", (region, name), record)
+            self._network_changed()
 
         return self._operation(("regions", region), "insert", link, apply, record["id"], pending)
 
@@ -1109,6 +1285,7 @@ class ComputeAPI(server.FakeAPI):
 
         def apply():
             self.routers.pop((region, name), None)
+            self._network_changed()
 
         return self._operation(("regions", region), "delete", router["selfLink"], apply, router["id"])
 
@@ -1116,6 +1293,7 @@ class ComputeAPI(server.FakeAPI):
 
     NAME = "([a-z0-9][-a-z0-9]*)"
     routes = [
+        ("", "GET", get_project),
         ("/zones", "GET", list_zones),
         (f"/zones/{NAME}", "GET", get_zone),
         (f"/zones/{NAME}/machineTypes", "GET", list_machine_types),
@@ -1145,6 +1323,9 @@ class ComputeAPI(server.FakeAPI):
         (f"/zones/{NAME}/instances", "POST", insert_instance),
         (f"/zones/{NAME}/instances/{NAME}", "GET", get_instance),
         (f"/zones/{NAME}/instances/{NAME}", "DELETE", delete_instance),
+        (f"/zones/{NAME}/instances/{NAME}/getGuestAttributes", "GET", get_guest_attributes),
+        (f"/zones/{NAME}/instances/{NAME}/stop", "POST", stop_instance),
+        (f"/zones/{NAME}/instances/{NAME}/start", "POST", start_instance),
         (f"/zones/{NAME}/operations/{NAME}", "GET", get_zone_operation),
         (f"/zones/{NAME}/operations/{NAME}/wait", "POST", wait_zone_operation),
         (f"/regions/{NAME}/operations/{NAME}", "GET", get_region_operation),
@@ -1160,7 +1341,17 @@ class ComputeAPI(server.FakeAPI):
         if not path.startswith(PREFIX + "/projects/"):
             raise ApiError(404, "notFound", f"The requested URL {path} was not found on this server.")
         project, _, rest = path[len(PREFIX + "/projects/") :].partition("/")
-        rest = "/" + rest.rstrip("/")
+        rest = ("/" + rest.rstrip("/")) if rest else ""
+        if self.delay:
+            time.sleep(self.delay)
+        if not self.api_enabled:
+            raise ApiError(
+                403,
+                "accessNotConfigured",
+                f"Compute Engine API has not been used in project {self.project} before or it is disabled. "
+                "Enable it by visiting https://console.developers.google.com/apis/api/compute.googleapis.com/"
+                f"overview?project={self.project} then retry.",
+            )
         public_images = re.fullmatch(r"/global/images(/family/([^/]+))?", rest)
         if public_images and method == "GET":
             if public_images.group(1):
@@ -1215,6 +1406,25 @@ class ComputeAPI(server.FakeAPI):
         """
         if url.path == "/myip":
             return 200, f"{self.operator_address}\n".encode(), "text/plain"
+        impersonate = re.fullmatch(r"/iam/v1/projects/-/serviceAccounts/([^/:]+):generateAccessToken", url.path)
+        if impersonate and method == "POST":
+            allowed = not self.require_token or self._authorized(headers.get("Authorization") or "")
+            if allowed and impersonate.group(1) in self.impersonable:
+                token = f"ya29.impersonated-{uuid.uuid4().hex}"
+                self.tokens.add(token)
+                expiry = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+                return self.reply(200, {"accessToken": token, "expireTime": expiry.strftime("%Y-%m-%dT%H:%M:%SZ")})
+            return self.reply(
+                403,
+                {
+                    "error": {
+                        "code": 403,
+                        "message": "Permission 'iam.serviceAccounts.getAccessToken' denied on resource "
+                        "(or it may not exist).",
+                        "status": "PERMISSION_DENIED",
+                    }
+                },
+            )
         if url.path == "/token" and method == "POST":
             token = f"ya29.fake-{uuid.uuid4().hex}"
             self.tokens.add(token)

@@ -40,10 +40,13 @@ PROGRAMS = ("qemu-system-x86_64", "syslinux", "mcopy", "mkfs.vfat", "sfdisk", "c
 MIB = 1024 * 1024
 PR_SET_PDEATHSIG = 1
 
-pytestmark = pytest.mark.skipif(
-    not all(shutil.which(program) for program in PROGRAMS),
-    reason="QEMU or the image build tools are missing (tools/install-host-deps --tests installs them)",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not all(shutil.which(program) for program in PROGRAMS),
+        reason="QEMU or the image build tools are missing (tools/install-host-deps --tests installs them)",
+    ),
+]
 
 
 def build():

@@ -20,3 +20,14 @@ def secrets_dir(tmp_path_factory):
         capture_output=True,
     )
     return path
+
+
+@pytest.fixture(scope="session")
+def make_minion(salt_factories):
+    """Minion(...) (test_highstate.py) with pytest-salt-factories' factories."""
+    from test_highstate import Minion  # noqa: PLC0415 (the test module beside this file)
+
+    def make(root, role, secrets_dir=None, grains=None, pillar_files=None):
+        return Minion(salt_factories, root, role, secrets_dir, grains, pillar_files)
+
+    return make

@@ -10,6 +10,7 @@ mine cache to render /etc/hosts from it.
 """
 
 import json
+import os
 import pathlib
 import re
 import shutil
@@ -19,7 +20,8 @@ import pytest
 import yaml
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
-SALT_CALL = REPO / ".venv" / "bin" / "salt-call"
+# every test renders with a real salt-call
+pytestmark = pytest.mark.slow
 NODES = {"controller": "controller", "network": "network", "compute": "compute1", "storage": "storage"}
 CONTROLLER = "192.168.1.11"
 # what the nspawn nodes report (salt-call grains.item virtual on a node)
@@ -28,12 +30,13 @@ CONTAINER = {"virtual": "systemd-nspawn", "virtual_subtype": None}
 
 class Minion:
     """
-    A masterless minion configuration in a temporary directory: this
-    repository's state tree, its pillar (without the operator's own
-    secrets, if any), the given secrets, a role's grains.
+    A masterless minion (pytest-salt-factories' minion configuration, run
+    with salt-call --local): this repository's state tree, its modules as
+    the master serves them, its pillar (without the operator's own secrets,
+    if any), the given secrets, a role's grains.
     """
 
-    def __init__(self, root, role, secrets_dir=None, grains=None, pillar_files=None):
+    def __init__(self, factories, root, role, secrets_dir=None, grains=None, pillar_files=None):
         self.root = root
         if pillar_files is None:
             shutil.copytree(REPO / "pillar", root / "pillar", ignore=shutil.ignore_patterns("secrets.json"))
@@ -42,29 +45,24 @@ class Minion:
                 (root / "pillar" / name).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copy(REPO / "pillar" / name, root / "pillar" / name)
         pillar_roots = ([str(secrets_dir)] if secrets_dir else []) + [str(root / "pillar")]
-        config = {
+        overrides = {
             "id": NODES.get(role, role),
             "file_client": "local",
-            "root_dir": str(root),
             "file_roots": {"base": [str(REPO / "salt")]},
             "pillar_roots": {"base": pillar_roots},
-            # the repository's own modules, as the master serves them
             "module_dirs": [str(REPO / "_modules")],
             "states_dirs": [str(REPO / "_states")],
             "utils_dirs": [str(REPO / "_utils")],
             "grains": {"roles": [role], **CONTAINER, **(grains or {})},
-            "log_level_logfile": "quiet",
+            # render errors are the tests' to read, not pytest's log to forward
+            "pytest-minion": {"log": {"disabled": True}},
         }
-        (root / "minion").write_text(json.dumps(config))
+        # the factory's own name is unique; the minion's id is the node's
+        factory = factories.salt_minion_daemon(f"render-{root.name}", overrides=overrides)
+        self.cli = factory.salt_call_cli(timeout=120)
 
     def run(self, *args):
-        return subprocess.run(
-            [SALT_CALL, "--local", "--config-dir", self.root, "--out=json", "--retcode-passthrough", *args],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
-        )
+        return self.cli.run("--local", "--retcode-passthrough", *args)
 
     def call(self, *args):
         proc = self.run(*args)
@@ -111,9 +109,9 @@ def arg(states, state_id, name):
 
 
 @pytest.fixture(params=sorted(NODES), scope="module")
-def node(request, tmp_path_factory, secrets_dir):
+def node(make_minion, request, tmp_path_factory, secrets_dir):
     role = request.param
-    minion = Minion(tmp_path_factory.mktemp(role), role, secrets_dir)
+    minion = make_minion(tmp_path_factory.mktemp(role), role, secrets_dir)
     return role, minion, minion.highstate()
 
 
@@ -121,7 +119,9 @@ def test_every_role_gets_the_common_formulas(node):
     _role, _minion, states = node
     assert function(states, "users-stack") == "user.present"
     assert arg(states, "users-stack", "shell") == "/bin/bash"
-    assert function(states, "users-stack-authorized-keys") == "file.managed"
+    # the lab key is added to the keys stack has; none is removed
+    assert function(states, "users-stack-authorized-keys") == "ssh_auth.present"
+    assert arg(states, "users-stack-authorized-keys", "user") == "stack"
     assert function(states, "users-stack-sudoers") == "file.managed"
     assert arg(states, "users-stack-sudoers", "check_cmd") == "/usr/sbin/visudo -cf"
     assert function(states, "chrony-service") == "service.running"
@@ -197,14 +197,14 @@ def test_forwarding_only_on_network_and_compute(node):
     assert sysctls == ({"net.ipv4.ip_forward": 1} if role in ("network", "compute") else {})
 
 
-def test_chrony_sets_the_clock_outside_containers(tmp_path, secrets_dir):
-    minion = Minion(tmp_path, "compute", secrets_dir, grains={"virtual": "kvm"})
+def test_chrony_sets_the_clock_outside_containers(make_minion, tmp_path, secrets_dir):
+    minion = make_minion(tmp_path, "compute", secrets_dir, grains={"virtual": "kvm"})
     assert 'DAEMON_OPTS="-F 1"' in minion.template("chrony/files/default.jinja")
     assert "rtcsync" in minion.template("chrony/files/chrony.conf.jinja").splitlines()
 
 
-def test_hosts_come_from_the_mine(tmp_path, secrets_dir):
-    minion = Minion(tmp_path, "compute", secrets_dir)
+def test_hosts_come_from_the_mine(make_minion, tmp_path, secrets_dir):
+    minion = make_minion(tmp_path, "compute", secrets_dir)
     # the only mine a masterless minion reads is its own cache
     minion.call(
         "data.update", "mine_cache", json.dumps({"network.ip_addrs": ["10.99.0.5", "192.168.1.21", "192.168.2.21"]})
@@ -217,14 +217,14 @@ def test_hosts_come_from_the_mine(tmp_path, secrets_dir):
     assert function(states, "hosts-loopback-name") == "host.only"
 
 
-def test_without_secrets_the_pillar_says_what_to_run(tmp_path):
-    proc = Minion(tmp_path, "storage").run("state.show_highstate")
+def test_without_secrets_the_pillar_says_what_to_run(make_minion, tmp_path):
+    proc = make_minion(tmp_path, "storage").run("state.show_highstate")
     assert proc.returncode != 0
     assert "secrets.json" in proc.stdout + proc.stderr
 
 
-def test_under_test_mode_nobody_waits_for_the_cache(tmp_path, secrets_dir):
-    minion = Minion(tmp_path, "storage", secrets_dir)
+def test_under_test_mode_nobody_waits_for_the_cache(make_minion, tmp_path, secrets_dir):
+    minion = make_minion(tmp_path, "storage", secrets_dir)
     states = minion.call("state.show_sls", "apt", "test=True")
     assert arg(states, "apt-cache-answers", "wait_for") == 0
 
@@ -268,8 +268,10 @@ def test_under_test_mode_nobody_waits_for_the_cache(tmp_path, secrets_dir):
         ("storage", {"flux": {"capacitor": 1}}, "saltlab:flux is neither a setting of the lab nor a formula"),
     ],
 )
-def test_bad_pillar_stops_the_render_with_a_message_naming_the_key(tmp_path, secrets_dir, role, override, message):
-    errors = Minion(tmp_path, role, secrets_dir).render_errors({"saltlab": override})
+def test_bad_pillar_stops_the_render_with_a_message_naming_the_key(
+    make_minion, tmp_path, secrets_dir, role, override, message
+):
+    errors = make_minion(tmp_path, role, secrets_dir).render_errors({"saltlab": override})
     assert all("pillar " + message in error for error in errors), errors
 
 
@@ -336,8 +338,8 @@ def test_the_full_lab_puts_the_control_plane_on_the_controller(node):
     assert "cell1" in arg(states, "nova-create-cell1", "unless")
 
 
-def test_neutron_mtus_come_from_the_underlay(tmp_path, secrets_dir):
-    minion = Minion(tmp_path, "controller", secrets_dir)
+def test_neutron_mtus_come_from_the_underlay(make_minion, tmp_path, secrets_dir):
+    minion = make_minion(tmp_path, "controller", secrets_dir)
     ml2 = minion.template("neutron/files/ml2_conf.ini.jinja").splitlines()
     assert "path_mtu = 1460" in ml2
     assert "physical_network_mtus = physnet:1410" in ml2
@@ -380,8 +382,8 @@ def test_the_external_bridge_on_network_and_compute_nodes(node):
         assert f'iifname "{public}" oifname "br-ext" ct state established,related accept' in nat
 
 
-def test_bridges_use_the_kernel_datapath_outside_containers(tmp_path, secrets_dir):
-    states = Minion(tmp_path, "compute", secrets_dir, grains={"virtual": "kvm"}).highstate()
+def test_bridges_use_the_kernel_datapath_outside_containers(make_minion, tmp_path, secrets_dir):
+    states = make_minion(tmp_path, "compute", secrets_dir, grains={"virtual": "kvm"}).highstate()
     assert arg(states, "extbridge-br-ext", "datapath_type") == "system"
     assert "extbridge-br-underlay" not in states
 
@@ -474,8 +476,8 @@ def test_the_controller_services_listen_on_the_management_address(node):
     assert "allowed_origins = 10.99.0.12" in nova
 
 
-def test_the_keystone_lab_has_no_image_service(tmp_path, secrets_dir):
-    minion = Minion(tmp_path, "controller", secrets_dir)
+def test_the_keystone_lab_has_no_image_service(make_minion, tmp_path, secrets_dir):
+    minion = make_minion(tmp_path, "controller", secrets_dir)
     (tmp_path / "pillar" / "lab.sls").write_text("include:\n  - labs.keystone\n")
     states = minion.highstate()
     assert "keystone-service" in states
@@ -490,19 +492,21 @@ def test_the_keystone_lab_has_no_image_service(tmp_path, secrets_dir):
         ("controller", {"secrets": {"glance_db": ""}}, "pillar saltlab:secrets:glance_db is missing"),
     ],
 )
-def test_bad_lab_pillar_stops_the_render_with_a_message_naming_the_key(tmp_path, secrets_dir, role, override, message):
+def test_bad_lab_pillar_stops_the_render_with_a_message_naming_the_key(
+    make_minion, tmp_path, secrets_dir, role, override, message
+):
     # reported by the formulas, not by the top file: Salt turns a top file
     # that fails to render into "No Top file matches" and drops the message
-    errors = Minion(tmp_path, role, secrets_dir).render_errors({"saltlab": override})
+    errors = make_minion(tmp_path, role, secrets_dir).render_errors({"saltlab": override})
     assert all(message in error for error in errors), errors
 
 
-def test_the_lab_host_gets_its_role_and_none_of_a_lab_node(tmp_path):
+def test_the_lab_host_gets_its_role_and_none_of_a_lab_node(make_minion, tmp_path):
     # no secrets: salt-cloud uploads the state tree and the pillar files its
     # profile names (on a local node here, as in tests/e2e/test_labhost.py)
     file_map = yaml.safe_load((REPO / "cloud.profiles.d/baremetal.conf").read_text())["baremetal-labhost"]["file_map"]
     uploaded = [path.removeprefix("pillar/") for path in file_map if path.startswith("pillar/")]
-    states = Minion(tmp_path, "labhost", pillar_files=uploaded).highstate()
+    states = make_minion(tmp_path, "labhost", pillar_files=uploaded).highstate()
     formulas = {body["__sls__"].split(".")[0] for body in states.values()}
     assert formulas == {"labhost", "users", "apt"}
     # the host fetches packages itself
@@ -547,8 +551,8 @@ def test_agents_and_nova_compute_by_role(node):
         assert {"ovs": "ovs-switch-config"} in arg(states, "ovs-service-restart", "watch")
 
 
-def test_the_demo_renders_and_waits_for_compute_hosts(tmp_path, secrets_dir):
-    states = Minion(tmp_path, "controller", secrets_dir).call("state.show_sls", "demo")
+def test_the_demo_renders_and_waits_for_compute_hosts(make_minion, tmp_path, secrets_dir):
+    states = make_minion(tmp_path, "controller", secrets_dir).call("state.show_sls", "demo")
     assert function(states, "demo-compute-ready") == "ready.compute_hosts"
     assert arg(states, "demo-compute-ready", "minimum") == 2
     for server in ("demo1", "demo2"):
@@ -557,3 +561,39 @@ def test_the_demo_renders_and_waits_for_compute_hosts(tmp_path, secrets_dir):
         assert {"openstack": f"demo-server-{server}"} in arg(states, f"demo-floating-ip-{server}", "require")
     assert arg(states, "demo-external-network", "mtu") == 1410
     assert arg(states, "demo-external-subnet", "gateway_ip") == "172.16.0.1"
+
+
+MAPDATA = pathlib.Path(__file__).resolve().parent / "mapdata"
+
+
+def test_each_roles_settings_are_the_checked_in_ones(node, secrets_dir):
+    """
+    What each formula of a role's highstate computes on its node (the
+    mapdata SLS: map.jinja of defaults.yaml, pillar and lab facts), against
+    tests/render/mapdata/<role>.yaml: a change of defaults, pillar or
+    derivation shows here as a diff to review. SALTLAB_UPDATE_MAPDATA=1
+    writes the files instead.
+    """
+    role, minion, states = node
+    formulas = sorted({body["__sls__"].split(".")[0] for body in states.values()} - {"mapdata"})
+    dumped = minion.call("state.show_sls", "mapdata", "pillar=" + json.dumps({"mapdata": {"formulas": formulas}}))
+    settings = {f: yaml.safe_load(arg(dumped, f"mapdata-{f}", "contents")) for f in formulas}
+    # what differs from one run or machine to the next: the generated
+    # secrets, this machine's public NIC, whether it runs KVM guests
+    if "nova" in settings:
+        settings["nova"]["virt_type"] = "<kvm or qemu: this machine's>"
+    secrets = json.loads((secrets_dir / "secrets.json").read_text())["saltlab"]
+    route = json.loads(minion.run("network.default_route", "inet").stdout)["local"][0]["interface"]
+    varying = {value: f"<secret {name}>" for name, value in secrets["secrets"].items()}
+    varying.update({secrets["ssh_public_key"]: "<lab ssh key>", route: "<public nic>"})
+    varying.update(
+        {a: "<public nic address>" for a in json.loads(minion.run("network.ip_addrs", route).stdout)["local"]}
+    )
+    text = yaml.safe_dump(settings, sort_keys=True, width=100)
+    for value, placeholder in sorted(varying.items(), key=lambda item: -len(item[0])):
+        text = text.replace(value, placeholder)
+    expected = MAPDATA / f"{role}.yaml"
+    if os.environ.get("SALTLAB_UPDATE_MAPDATA"):
+        MAPDATA.mkdir(exist_ok=True)
+        expected.write_text(text)
+    assert text == expected.read_text(), f"{role}'s computed settings changed: review, then SALTLAB_UPDATE_MAPDATA=1"

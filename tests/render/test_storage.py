@@ -11,7 +11,7 @@ import json
 import pathlib
 
 import pytest
-from test_highstate import CONTROLLER, Minion, arg, function
+from test_highstate import CONTROLLER, arg, function
 
 STORAGE = "192.168.1.31"
 GIB = 2**30
@@ -22,14 +22,14 @@ def generated(secrets_dir):
 
 
 @pytest.fixture(scope="module")
-def storage(tmp_path_factory, secrets_dir):
-    minion = Minion(tmp_path_factory.mktemp("storage"), "storage", secrets_dir)
+def storage(make_minion, tmp_path_factory, secrets_dir):
+    minion = make_minion(tmp_path_factory.mktemp("storage"), "storage", secrets_dir)
     return minion, minion.highstate()
 
 
 @pytest.fixture(scope="module")
-def compute(tmp_path_factory, secrets_dir):
-    minion = Minion(tmp_path_factory.mktemp("compute"), "compute", secrets_dir)
+def compute(make_minion, tmp_path_factory, secrets_dir):
+    minion = make_minion(tmp_path_factory.mktemp("compute"), "compute", secrets_dir)
     return minion, minion.highstate()
 
 
@@ -182,8 +182,8 @@ def test_compute_nodes_keep_the_rbd_users_key_in_libvirt(compute, secrets_dir):
     assert not [state_id for state_id in states if state_id.startswith(("ceph-", "cinder-"))]
 
 
-def test_the_controller_runs_cinder_and_nova_may_delete_its_attachments(tmp_path, secrets_dir):
-    minion = Minion(tmp_path, "controller", secrets_dir)
+def test_the_controller_runs_cinder_and_nova_may_delete_its_attachments(make_minion, tmp_path, secrets_dir):
+    minion = make_minion(tmp_path, "controller", secrets_dir)
     states = minion.highstate()
     assert arg(states, "cinder-pkgs", "pkgs") == ["cinder-api", "cinder-scheduler"]
     assert function(states, "cinder-keystone-service") == "openstack.service_present"
@@ -197,8 +197,8 @@ def test_the_controller_runs_cinder_and_nova_may_delete_its_attachments(tmp_path
     assert not [state_id for state_id in states if state_id.startswith("ceph-")]
 
 
-def test_the_demo_boots_demo2_from_a_volume_and_attaches_one_to_demo1(tmp_path, secrets_dir):
-    states = Minion(tmp_path, "controller", secrets_dir).call("state.show_sls", "demo")
+def test_the_demo_boots_demo2_from_a_volume_and_attaches_one_to_demo1(make_minion, tmp_path, secrets_dir):
+    states = make_minion(tmp_path, "controller", secrets_dir).call("state.show_sls", "demo")
     assert function(states, "demo-boot-volume") == "openstack.volume_present"
     assert (arg(states, "demo-boot-volume", "image"), arg(states, "demo-boot-volume", "size")) == ("saltlab-test", 1)
     assert arg(states, "demo-server-demo2", "boot_volume") == "demo2-boot"
@@ -211,15 +211,15 @@ def test_the_demo_boots_demo2_from_a_volume_and_attaches_one_to_demo1(tmp_path, 
 
 
 @pytest.mark.parametrize("lab", ["core", "keystone"])
-def test_a_lab_without_cinder_leaves_the_storage_node_alone(tmp_path, secrets_dir, lab):
-    minion = Minion(tmp_path, "storage", secrets_dir)
+def test_a_lab_without_cinder_leaves_the_storage_node_alone(make_minion, tmp_path, secrets_dir, lab):
+    minion = make_minion(tmp_path, "storage", secrets_dir)
     (tmp_path / "pillar" / "lab.sls").write_text(f"include:\n  - labs.{lab}\n")
     states = minion.highstate()
     assert not [state_id for state_id in states if state_id.startswith(("ceph-", "cinder-"))]
 
 
-def test_the_storage_lab_runs_cinder_without_compute(tmp_path, secrets_dir):
-    minion = Minion(tmp_path, "controller", secrets_dir)
+def test_the_storage_lab_runs_cinder_without_compute(make_minion, tmp_path, secrets_dir):
+    minion = make_minion(tmp_path, "controller", secrets_dir)
     (tmp_path / "pillar" / "lab.sls").write_text("include:\n  - labs.storage\n")
     states = minion.highstate()
     assert "cinder-service-cinder-scheduler" in states and "nova-service-nova-api" not in states
@@ -240,7 +240,7 @@ def a_block_device():
     return None
 
 
-def test_the_data_disk_is_the_osds_device_where_the_profile_says_there_is_one(tmp_path, secrets_dir):
+def test_the_data_disk_is_the_osds_device_where_the_profile_says_there_is_one(make_minion, tmp_path, secrets_dir):
     found = a_block_device()
     if found is None:
         pytest.skip("this machine has no block device to stand in for the data disk")
@@ -248,7 +248,7 @@ def test_the_data_disk_is_the_osds_device_where_the_profile_says_there_is_one(tm
     if size < 10 * GIB:
         pytest.skip(f"{device} is too small to stand in for the data disk")
     # the data_disk grain, as the gce storage profile sets it
-    minion = Minion(tmp_path, "storage", secrets_dir, grains={"data_disk": device})
+    minion = make_minion(tmp_path, "storage", secrets_dir, grains={"data_disk": device})
     states = minion.highstate()
     assert arg(states, "ceph-osd-block", "name") == "/var/lib/ceph/osd/ceph-0/block"
     assert arg(states, "ceph-osd-block", "target") == device
@@ -315,6 +315,8 @@ def test_the_gce_storage_profiles_data_disk_is_the_one_its_driver_attaches():
         "no-disk",
     ],
 )
-def test_bad_storage_pillar_stops_the_render_naming_the_key(tmp_path, secrets_dir, grains, override, message):
-    errors = Minion(tmp_path, "storage", secrets_dir, grains=grains).render_errors({"saltlab": override})
+def test_bad_storage_pillar_stops_the_render_naming_the_key(
+    make_minion, tmp_path, secrets_dir, grains, override, message
+):
+    errors = make_minion(tmp_path, "storage", secrets_dir, grains=grains).render_errors({"saltlab": override})
     assert all(message in error for error in errors), errors

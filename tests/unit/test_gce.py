@@ -5,15 +5,17 @@ service-account key whose token endpoint is the fake) against a local fake
 of the Compute REST API (tests/fakes/compute_api.py).
 
 Request building: the instance, network and firewall resources carry the
-right NICs in the right order with the profiles' fixed addresses, the
+right NICs in the right order with the lab model's fixed addresses, the
 nested-virtualization flag on compute nodes only (and only on Intel
 families), the ssh-keys metadata for stack, labels, the storage disk; the
-public firewall opens the proxy's ports (read from the state tree) to the
-operator's address only; the mgmt network's Cloud Router has one NAT for
-all its ranges. Against the fake: the lab's networks, subnetworks,
-firewalls, router, instances and disks are made once, reused, and deleted
-with the last node, the router first, networks last; the deployed master
-is recorded in var/bastion (user stack) and pushed to. Error mapping: 403,
+public firewall opens the proxy's ports (the model's) to the operator's
+address only; the mgmt network's Cloud Router has one NAT for all its
+ranges. Against the fake: the lab's networks, subnetworks, firewalls,
+router, instances and disks are made once, reused, and deleted with the
+last node, the router first, networks last; each node's roles grain and
+master come from the model, its host keys from its guest attributes into
+var/ssh/known_hosts, its minion key is put on the master; the deployed
+master is recorded in var/bastion (user stack) and pushed to. Error mapping: 403,
 quota, an operation that ends in error, a timeout, a bad key, an unknown
 zone or machine type each give one clear message and leave nothing behind.
 tools/push logs in as var/bastion's user, with sudo when not root, and the
@@ -30,10 +32,13 @@ import subprocess
 from unittest.mock import MagicMock
 
 import gce
+import gce_instance
+import gce_network
 import pytest
 import requests
 import salt.utils.cloud
 import salt.utils.yaml
+import saltlab_model
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from google.api_core import exceptions as api_exceptions
@@ -69,14 +74,33 @@ def profiles():
 
 def node(node_name, **extra):
     """
-    The vm_ salt-cloud hands create() for a node of maps/gce.yaml.
+    The vm_ salt-cloud hands create() for a node of maps/gce.yaml (with the
+    minion key salt-cloud made for it).
     """
     role = "compute" if node_name.startswith("compute") else node_name
     vm_ = dict(profiles()[f"gce-{role}"], name=node_name, profile=f"gce-{role}", provider="gce:gce", driver="gce:gce")
-    if role == "compute":
-        vm_["host_number"] = 20 + int(node_name[len("compute") :])
+    vm_["pub_key"] = f"PUBLIC KEY OF {node_name}"
     vm_.update(extra)
     return vm_
+
+
+def model(change=None):
+    """The repository's lab model, checked; ``change(raw)`` edits it first."""
+    raw = salt.utils.yaml.safe_load((REPO / "pillar/model.yaml").read_text())
+    if change:
+        change(raw)
+    return saltlab_model.check(raw)
+
+
+def write_model(config_dir, change):
+    """The configuration directory's lab model, edited by ``change(raw)``."""
+    raw = salt.utils.yaml.safe_load((REPO / "pillar/model.yaml").read_text())
+    change(raw)
+    (config_dir / "pillar/model.yaml").write_text(salt.utils.yaml.safe_dump(raw, sort_keys=False))
+
+
+def nets():
+    return gce_network.lab_networks(model())
 
 
 compute = serving("compute", ComputeAPI, project=PROJECT, page_size=2)
@@ -100,11 +124,13 @@ def provider(compute, keyfile):
 @pytest.fixture
 def config_dir(tmp_path):
     """
-    salt-cloud's configuration directory: a tools/push that records its
-    arguments (in pushed) and what var/bastion said when it ran.
+    salt-cloud's configuration directory: the lab model, a tools/push that
+    records its arguments (in pushed) and what var/bastion said when it ran.
     """
     conf = tmp_path / "conf"
     (conf / "tools").mkdir(parents=True)
+    (conf / "pillar").mkdir()
+    shutil.copy(REPO / "pillar/model.yaml", conf / "pillar/model.yaml")
     push = conf / "tools/push"
     push.write_text(
         '#!/bin/sh\ncd "$(dirname "$0")/.."\n. var/bastion\n'
@@ -115,7 +141,7 @@ def config_dir(tmp_path):
 
 
 @pytest.fixture
-def configure_loader_modules(tmp_path, provider, bootstrap, config_dir):
+def configure_loader_modules(tmp_path, provider, bootstrap, config_dir, ssh_calls):
     opts = {
         "conf_file": str(config_dir / "cloud"),
         "providers": {"gce": {"gce": provider}},
@@ -161,52 +187,46 @@ def nics(instance):
 # request building
 
 
-def test_the_proxy_ports_come_from_the_state_tree(tmp_path):
-    ports = gce.public_ports()
-    openstack = salt.utils.yaml.safe_load((REPO / "salt/openstack/defaults.yaml").read_text())["openstack"]
-    expected = {e.get("public_port", e["port"]) for e in openstack["catalog"].values()}
-    assert expected | {22, openstack["novnc_port"]} == set(ports)
+def test_the_proxy_ports_come_from_the_model(compute, config_dir):
+    lab = model()
+    ports = saltlab_model.proxy_ports(lab)
+    expected = {e.get("public_port", e["port"]) for e in lab["catalog"].values()}
+    assert expected | {lab["entry"]["ssh_port"], lab["entry"]["novnc_port"]} == set(ports)
     assert {22, 443, 5000, 6080, 8774, 9292, 9696}.issubset(ports)
-    # a service added to the catalog (e.g. cinder) opens its port too
-    for part in ("openstack", "proxy"):
-        (tmp_path / "salt" / part).mkdir(parents=True)
-        text = (REPO / "salt" / part / "defaults.yaml").read_text()
-        if part == "openstack":
-            text = text.replace("  catalog:\n", "  catalog:\n    cinder:\n      type: volumev3\n      port: 8776\n")
-        (tmp_path / "salt" / part / "defaults.yaml").write_text(text)
-    assert 8776 in gce.public_ports(str(tmp_path))
-    (tmp_path / "salt/proxy/defaults.yaml").unlink()
-    with pytest.raises(SaltCloudConfigError, match="cannot read the proxy's ports .*set public_ports"):
-        gce.public_ports(str(tmp_path))
+    # a service added to the model's catalog (e.g. cinder) opens its port too
+    write_model(config_dir, lambda raw: raw["catalog"].update(cinder={"type": "volumev3", "port": 8776}))
+    gce.create_lab_networks(call="function")
+    assert "8776" in compute.firewalls["saltlab-public-in"]["allowed"][1]["ports"]
+    (config_dir / "pillar/model.yaml").unlink()
+    with pytest.raises(SaltCloudConfigError, match="gce: the lab model .*model.yaml cannot be read"):
+        gce.update_lab_firewall(call="function")
 
 
 def test_firewall_bodies_open_the_public_network_to_the_operator_only():
-    nets = gce.lab_networks()
-    public = gce.firewall_body(PROJECT, "saltlab", "public", nets["public"], f"{OPERATOR}/32", [22, 443, 5000])
+    public = gce_network.firewall_body(
+        PROJECT, "saltlab", "public", nets()["public"], f"{OPERATOR}/32", [22, 443, 5000]
+    )
     assert list(public.source_ranges) == [f"{OPERATOR}/32"]
     assert [(a.I_p_protocol, list(a.ports)) for a in public.allowed] == [("icmp", []), ("tcp", ["22", "443", "5000"])]
     assert public.network == f"projects/{PROJECT}/global/networks/saltlab-public"
     assert public.direction == "INGRESS" and public.name == "saltlab-public-in"
-    mgmt = gce.firewall_body(PROJECT, "saltlab", "mgmt", nets["mgmt"])
+    mgmt = gce_network.firewall_body(PROJECT, "saltlab", "mgmt", nets()["mgmt"])
     assert list(mgmt.source_ranges) == ["192.168.1.0/24"]
     assert [a.I_p_protocol for a in mgmt.allowed] == ["all"]
 
 
-def test_network_bodies_are_custom_mode_with_the_mtu():
-    nets = gce.lab_networks(
-        {"public": {"cidr": "10.99.0.0/24", "external": True}, "underlay": {"cidr": "192.168.2.0/24", "mtu": 8896}},
-        mtu=1460,
-    )
-    public = gce.network_body("lab1", "public", nets["public"])
+def test_network_bodies_are_custom_mode_with_the_models_mtu():
+    lab = model(lambda raw: raw["networks"]["underlay"].update(mtu=8896))
+    networks = gce_network.lab_networks(lab)
+    public = gce_network.network_body("lab1", "public", networks["public"])
     assert (public.name, public.auto_create_subnetworks, public.mtu) == ("lab1-public", False, 1460)
-    assert gce.network_body("lab1", "underlay", nets["underlay"]).mtu == 8896
-    subnet = gce.subnetwork_body(PROJECT, "europe-west1", "lab1", "underlay", nets["underlay"])
+    assert gce_network.network_body("lab1", "underlay", networks["underlay"]).mtu == 8896
+    subnet = gce_network.subnetwork_body(PROJECT, "europe-west1", "lab1", "underlay", networks["underlay"])
     assert (subnet.ip_cidr_range, subnet.region) == ("192.168.2.0/24", "europe-west1")
     assert subnet.network == f"projects/{PROJECT}/global/networks/lab1-underlay"
 
 
 def test_instance_bodies_carry_nics_addresses_keys_labels_and_nested_virtualization():
-    nets = gce.lab_networks()
     base = {
         "image": "projects/debian-cloud/global/images/family/debian-13",
         "disk_size_gb": 20,
@@ -218,9 +238,9 @@ def test_instance_bodies_carry_nics_addresses_keys_labels_and_nested_virtualizat
         machine_type="n1-standard-4",
         nics=["mgmt", "underlay"],
         nested_virtualization=True,
-        addresses=gce.node_addresses(["mgmt", "underlay"], 21, nets),
+        addresses=gce_instance.node_addresses(saltlab_model.node(model(), "compute1"), nets()),
     )
-    body = gce.instance_body(PROJECT, ZONE, "saltlab", "compute1", spec, nets, "ssh-ed25519 AAAA op\n")
+    body = gce_instance.instance_body(PROJECT, ZONE, "saltlab", "compute1", spec, nets(), "ssh-ed25519 AAAA op\n")
     assert [
         (n.subnetwork.rsplit("/", 1)[-1], n.network_i_p, len(n.access_configs)) for n in body.network_interfaces
     ] == [("saltlab-mgmt", "192.168.1.21", 0), ("saltlab-underlay", "192.168.2.21", 0)]
@@ -230,6 +250,7 @@ def test_instance_bodies_carry_nics_addresses_keys_labels_and_nested_virtualizat
     assert [(i.key, i.value) for i in body.metadata.items] == [
         ("ssh-keys", "stack:ssh-ed25519 AAAA op"),
         ("saltlab-image", base["image"]),
+        ("enable-guest-attributes", "TRUE"),
     ]
     assert dict(body.labels) == {"saltlab": "saltlab", "saltlab-node": "compute1"}
     [boot] = body.disks
@@ -240,9 +261,11 @@ def test_instance_bodies_carry_nics_addresses_keys_labels_and_nested_virtualizat
         machine_type="n1-standard-2",
         nics=["public", "mgmt"],
         nested_virtualization=False,
-        addresses=gce.node_addresses(["public", "mgmt"], 11, nets),
+        addresses=gce_instance.node_addresses(saltlab_model.node(model(), "controller"), nets()),
     )
-    body = gce.instance_body(PROJECT, ZONE, "saltlab", "controller", spec, nets, "k", data_disk="projects/p/d")
+    body = gce_instance.instance_body(
+        PROJECT, ZONE, "saltlab", "controller", spec, nets(), "k", data_disk="projects/p/d"
+    )
     assert [n.network_i_p for n in body.network_interfaces] == ["10.99.0.11", "192.168.1.11"]
     assert body.network_interfaces[0].access_configs[0].type_ == "ONE_TO_ONE_NAT"
     assert "advanced_machine_features" not in body
@@ -250,8 +273,9 @@ def test_instance_bodies_carry_nics_addresses_keys_labels_and_nested_virtualizat
 
 
 def test_the_router_body_is_one_cloud_nat_for_the_whole_network():
-    router = gce.router_body(PROJECT, "europe-west1", "lab1", "mgmt")
-    assert (router.name, router.region) == ("lab1-mgmt-router", "europe-west1")
+    router = gce_network.router_body(PROJECT, "europe-west1", "lab1", "mgmt")
+    # no region in the body (output only: the request's URL names it)
+    assert (router.name, router.region) == ("lab1-mgmt-router", "")
     assert router.network == f"projects/{PROJECT}/global/networks/lab1-mgmt"
     [nat] = router.nats
     assert (nat.name, nat.source_subnetwork_ip_ranges_to_nat, nat.nat_ip_allocate_option) == (
@@ -264,13 +288,15 @@ def test_the_router_body_is_one_cloud_nat_for_the_whole_network():
 @pytest.mark.parametrize(
     "value, message",
     [
-        ("public", "nat_network 'public' must be one of the internal lab_networks \\(mgmt, underlay\\)"),
-        ("storage", "nat_network 'storage' must be one of the internal lab_networks"),
+        ("public", "nat_network 'public' must name an internal network by its purpose \\(management, underlay\\)"),
+        ("storage", "nat_network 'storage' must name an internal network by its purpose"),
+        ("mgmt", "nat_network 'mgmt' must name an internal network by its purpose"),
     ],
 )
 def test_the_nat_network_must_be_an_internal_one(compute, provider, value, message):
-    assert gce.nat_network(gce.lab_networks()) == "mgmt"
-    assert gce.nat_network(gce.lab_networks(), "") is None
+    assert gce_network.nat_network(model(), "management") == "mgmt"
+    assert gce_network.nat_network(model(), "underlay") == "underlay"
+    assert gce_network.nat_network(model(), "") is None
     provider["nat_network"] = value
     with pytest.raises(SaltCloudConfigError, match=message):
         gce.create(node("network"))
@@ -279,7 +305,7 @@ def test_the_nat_network_must_be_an_internal_one(compute, provider, value, messa
 
 @pytest.mark.parametrize("machine_type", ["n1-standard-4", "n2-standard-8", "c2-standard-4", "c3-standard-4"])
 def test_intel_families_may_nest(machine_type):
-    gce.check_nested_virtualization(machine_type)
+    gce_instance.check_nested_virtualization(machine_type)
 
 
 @pytest.mark.parametrize(
@@ -292,37 +318,50 @@ def test_other_families_cannot_nest(machine_type):
         SaltCloudConfigError,
         match=f"{machine_type} cannot run nested virtualization \\(family {family}: not an Intel family",
     ):
-        gce.check_nested_virtualization(machine_type)
+        gce_instance.check_nested_virtualization(machine_type)
 
 
 @pytest.mark.parametrize(
-    "nics, host_number, message",
+    "change, message",
     [
-        (["mgmt", "mgmt"], 11, "name a network twice"),
-        (["public", "storage"], 11, "nic 'storage' is not one of lab_networks"),
-        (["mgmt"], 1, "host_number 1 gives no usable address in mgmt"),
-        (["mgmt"], 254, "host_number 254 gives no usable address"),
-        (["mgmt"], None, "needs an integer `host_number`"),
-        ([], 11, "needs `nics`"),
+        (lambda k: k.update(nics=["mgmt", "mgmt"]), "model nodes:controller:nics: must list networks, each once"),
+        (lambda k: k.update(nics=["public", "storage"]), "nodes:controller:nics: unknown network 'storage'"),
+        (lambda k: k.update(host=1), "model nodes:controller:host: host number 1 is the gateway's"),
+        (lambda k: k.update(host=254), "host number 254 gives no usable address"),
+        (lambda k: k.update(host=None), "nodes:controller:host: must be an integer"),
+        (lambda k: k.update(nics=[]), "nodes:controller:nics: must list networks"),
     ],
 )
-def test_bad_nics_or_host_numbers_are_refused(nics, host_number, message):
+def test_bad_nics_or_host_numbers_in_the_model_are_refused(compute, config_dir, change, message):
+    write_model(config_dir, lambda raw: change(raw["nodes"]["controller"]))
     with pytest.raises(SaltCloudConfigError, match=message):
-        gce.node_addresses(nics, host_number, gce.lab_networks())
+        gce.create(node("controller"))
+    assert posts(compute) == []
 
 
 @pytest.mark.parametrize(
     "networks, message",
     [
-        ({"public": {"cidr": "10.0.0.0/8", "external": True}, "mgmt": {"cidr": "10.1.0.0/16"}}, "overlap"),
-        ({"public": {"cidr": "10.99.0.1/24", "external": True}}, "lab_networks:public:cidr"),
-        ({"public": {"cidr": "10.99.0.0/24"}}, "exactly one of lab_networks must be `external: True`"),
-        ({"public": {"cidr": "10.99.0.0/24", "external": True, "mtu": 9000}}, "mtu must be an integer 1300-8896"),
+        (
+            {"public": {"cidr": "10.0.0.0/8", "public": True}, "mgmt": {"cidr": "10.1.0.0/16"}},
+            "networks:mgmt:cidr: 10.1.0.0/16 overlaps",
+        ),
+        ({"public": {"cidr": "10.99.0.1/24", "public": True}}, "networks:public:cidr"),
+        ({"public": {"cidr": "10.99.0.0/24"}}, "no network is marked `public: true`"),
+        ({"public": {"cidr": "10.99.0.0/24", "public": True, "mtu": 9000}}, "mtu must be an integer 1300-8896"),
     ],
 )
-def test_bad_networks_are_refused(networks, message):
+def test_bad_networks_in_the_model_are_refused(compute, config_dir, networks, message):
+    def change(raw):
+        keep = {n: s for n, s in raw["networks"].items() if n not in networks and not set(s) & {"public"}}
+        for spec in networks.values():
+            spec.setdefault("mtu", 1460)
+        raw["networks"] = dict(networks, **keep)
+
+    write_model(config_dir, change)
     with pytest.raises(SaltCloudConfigError, match=message):
-        gce.lab_networks(networks)
+        gce.create(node("network"))
+    assert posts(compute) == []
 
 
 def _api_error(cls, reason, message):
@@ -356,7 +395,7 @@ def _api_error(cls, reason, message):
     ],
 )
 def test_api_errors_become_one_sentence(exc, message):
-    with pytest.raises(SaltCloudSystemExit, match=message), gce._api("creating network x"):
+    with pytest.raises(SaltCloudSystemExit, match=message), gce._api().doing("creating network x"):
         raise exc
 
 
@@ -376,7 +415,7 @@ def test_the_operator_address_is_detected_when_not_given(compute, provider):
 # against the fake
 
 
-def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap, config_dir):
+def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap, config_dir, ssh_calls):
     ret = build_lab()
     assert compute.resources() == sorted(
         [f"network/saltlab-{n}" for n in ("public", "mgmt", "underlay")]
@@ -397,7 +436,7 @@ def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap, c
     assert public["sourceRanges"] == [f"{OPERATOR}/32"]
     assert public["allowed"] == [
         {"IPProtocol": "icmp"},
-        {"IPProtocol": "tcp", "ports": [str(p) for p in gce.public_ports()]},
+        {"IPProtocol": "tcp", "ports": [str(p) for p in saltlab_model.proxy_ports(model())]},
     ]
     assert compute.firewalls["saltlab-mgmt-in"]["sourceRanges"] == ["192.168.1.0/24"]
     assert compute.firewalls["saltlab-underlay-in"]["allowed"] == [{"IPProtocol": "all"}]
@@ -440,6 +479,7 @@ def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap, c
         assert instance["metadata"]["items"] == [
             {"key": "ssh-keys", "value": f"stack:{public_key}"},
             {"key": "saltlab-image", "value": "projects/debian-cloud/global/images/family/debian-13"},
+            {"key": "enable-guest-attributes", "value": "TRUE"},
         ]
         boot = compute.disks[(ZONE, name)]
         assert boot["sourceImage"] == "projects/debian-cloud/global/images/family/debian-13"
@@ -456,7 +496,9 @@ def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap, c
     deployed = {c.args[0]["name"]: c.args[0] for c in bootstrap.call_args_list}
     network_ip = instances["network"]["networkInterfaces"][0]["accessConfigs"][0]["natIP"]
     assert deployed["network"]["ssh_host"] == network_ip and "gateway" not in deployed["network"]
-    assert deployed["controller"]["ssh_host"] == ret["controller"]["public_ips"][0]
+    # through the master too: the public rule lets the operator reach the master only
+    assert deployed["controller"]["ssh_host"] == "192.168.1.11"
+    assert deployed["controller"]["gateway"]["ssh_gateway"] == network_ip
     assert deployed["compute1"]["ssh_host"] == "192.168.1.21"
     assert deployed["compute1"]["gateway"] == {
         "ssh_gateway": network_ip,
@@ -465,6 +507,34 @@ def test_the_lab_is_made_with_the_right_resources(compute, keyfile, bootstrap, c
         "ssh_gateway_command": "-W %h:%p",
     }
     assert {v["ssh_username"] for v in deployed.values()} == {"stack"}
+    # the model's roles and master, whatever salt-cloud set before
+    assert {n: v["grains"]["roles"] for n, v in deployed.items()} == {
+        "network": ["network"],
+        "controller": ["controller"],
+        "compute1": ["compute"],
+        "compute2": ["compute"],
+        "storage": ["storage"],
+    }
+    assert {v["minion"]["master"] for v in deployed.values()} == {"192.168.1.12"}
+    # host keys from the guest attributes, checked on every deploy connection
+    known_hosts = config_dir / "var/ssh/known_hosts"
+    assert {v["known_hosts_file"] for v in deployed.values()} == {str(known_hosts)}
+    lines = known_hosts.read_text().splitlines()
+    for name in LAB:
+        keys = compute.host_keys[(ZONE, name)]
+        addresses = sorted(nic["networkIP"] for nic in instances[name]["networkInterfaces"]) + [
+            c["natIP"] for nic in instances[name]["networkInterfaces"] for c in nic.get("accessConfigs", [])
+        ]
+        assert sorted(line for line in lines if line.endswith(f" saltlab:{name}")) == sorted(
+            f"{','.join(sorted(addresses))} {kind} {key} saltlab:{name}" for kind, key in keys.items()
+        )
+    # each minion's key on the master before the minion starts (not the master's own)
+    accepted = {stdin: argv for argv, stdin in ssh_calls()}
+    assert sorted(accepted) == [f"PUBLIC KEY OF {n}" for n in ("compute1", "compute2", "controller", "storage")]
+    argv = accepted["PUBLIC KEY OF compute1"]
+    assert argv[-2] == f"stack@{network_ip}" and argv[-1].startswith("sudo sh -c ")
+    assert "/etc/salt/pki/master/minions/compute1" in argv[-1] and "minions_pre/compute1" in argv[-1]
+    assert f"UserKnownHostsFile={known_hosts}" in argv and "StrictHostKeyChecking=yes" in argv
     assert ret["network"]["deploy_kwargs"] == {"host": "x"}
     # the master is the bastion, reached as stack, and got the state tree
     assert (config_dir / "var/bastion").read_text() == (
@@ -616,7 +686,7 @@ def test_the_public_firewall_follows_the_operator_address(compute, provider):
     assert ret["updated"] == "saltlab-public-in" and ret["source_ranges"] == ["203.0.113.200/32"]
     firewall = compute.firewalls["saltlab-public-in"]
     assert firewall["sourceRanges"] == ["203.0.113.200/32"]
-    assert firewall["allowed"][1]["ports"] == [str(p) for p in gce.public_ports()]
+    assert firewall["allowed"][1]["ports"] == [str(p) for p in saltlab_model.proxy_ports(model())]
     compute.firewalls.clear()
     with pytest.raises(SaltCloudSystemExit, match="no firewall saltlab-public-in yet"):
         gce.update_lab_firewall(call="function")
@@ -721,7 +791,6 @@ def test_a_failed_deploy_removes_the_node(compute, bootstrap):
             "cannot reach the API at 127.0.0.1:1 while reading zone",
         ),
         ("api_endpoint", "ftp://127.0.0.1", SaltCloudConfigError, "must be http"),
-        ("lab_name", "Lab_1", SaltCloudConfigError, "lab_name 'Lab_1' must be"),
     ],
 )
 def test_bad_provider_settings_are_one_message(compute, provider, setting, value, error, message):
@@ -738,20 +807,38 @@ def test_bad_provider_settings_are_one_message(compute, provider, setting, value
         ({"machine_type": "e2-standard-4"}, "e2-standard-4 cannot run nested virtualization"),
         ({"machine_type": None}, "profile gce-compute needs 'machine_type'"),
         (
-            {"nics": ["public", "mgmt", "underlay"], "machine_type": "n1-standard-1", "nested_virtualization": False},
-            "n1-standard-1 \\(1 vCPUs\\) takes at most 2 NICs, the profile has 3",
+            {"node": "network", "machine_type": "n1-standard-1"},
+            "n1-standard-1 \\(1 vCPUs\\) takes at most 2 NICs, the node has 3",
         ),
         ({"name": "Compute_1"}, "not a valid instance name"),
     ],
 )
 def test_bad_profiles_are_refused_before_anything_is_made(compute, extra, message):
+    name = extra.pop("node", "compute1")
     with pytest.raises(SaltCloudConfigError, match=message):
-        gce.create(node("compute1", **extra))
+        gce.create(node(name, **extra))
+    assert posts(compute) == []
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("Lab_1", "model name: must be 1-20 lowercase letters, digits or '-'"),
+        (
+            "lab-",
+            "the model's name 'lab-' must be 1-21 lowercase letters, digits or '-', starting with a letter and not",
+        ),
+    ],
+)
+def test_a_bad_lab_name_is_one_message(compute, config_dir, name, message):
+    write_model(config_dir, lambda raw: raw.update(name=name))
+    with pytest.raises(SaltCloudConfigError, match=message):
+        gce.create(node("network"))
     assert posts(compute) == []
 
 
 def test_a_node_behind_the_gateway_needs_the_network_node_first(compute):
-    with pytest.raises(SaltCloudConfigError, match="ssh_gateway_node 'network' is not an instance with an external"):
+    with pytest.raises(SaltCloudConfigError, match="the master 'network' is not an instance with an external"):
         gce.create(node("compute1"))
     assert posts(compute) == []
     # without a deploy there is no gateway to reach
@@ -981,7 +1068,7 @@ def push_tree(tmp_path):
     shutil.copy(REPO / "tools/push", tree / "tools/push")
     for part in ("salt", "pillar", "_modules", "_utils"):
         (tree / part).mkdir()
-    (tree / "pillar/secrets.sls").write_text("{}\n")
+    (tree / "pillar/secrets.json").write_text("{}\n")
     shims = tmp_path / "bin"
     shims.mkdir()
     for command in ("ssh", "rsync"):
@@ -1005,6 +1092,8 @@ def push_tree(tmp_path):
 
 def test_push_logs_in_as_root_by_default(push_tree):
     calls = push_tree(bastion="bastion_host=10.99.0.12\nbastion_key=var/ssh/lab_ed25519\n")
+    # the host key recorded when the node was made, checked
+    assert "StrictHostKeyChecking=yes" in calls[0] and "UserKnownHostsFile=var/ssh/known_hosts" in calls[0]
     assert calls[0][0] == "ssh" and calls[0][-2:] == [
         "root@10.99.0.12",
         "install -d -m 0755 /srv/saltlab && install -d -m 0700 /srv/saltlab/pillar",
@@ -1070,3 +1159,237 @@ def test_the_gce_profiles_deploy_salt_with_saltlab_gce():
         ["sed", "-n", expression, str(REPO / "requirements.txt")], capture_output=True, text=True, check=True
     ).stdout
     assert out.split() == [f"{k}=={v}" for k, v in pins.items() if k != "salt"]
+
+
+def test_a_destroyed_nodes_key_and_host_keys_leave_the_master_and_the_operator(compute, config_dir, ssh_calls):
+    build_lab()
+    known_hosts = config_dir / "var/ssh/known_hosts"
+    before = len(ssh_calls())
+    gce.destroy("compute1", call="action")
+    [(argv, _stdin)] = ssh_calls()[before:]
+    assert argv[-1] == "sudo sh -c 'salt-key -y -d compute1'"
+    assert "saltlab:compute1" not in known_hosts.read_text() and "saltlab:compute2" in known_hosts.read_text()
+    # the master goes with its record; the nodes destroyed after it ask nothing of it
+    gce.destroy("network", call="action")
+    assert not (config_dir / "var/bastion").exists()
+    gce.destroy("storage", call="action")
+    assert len(ssh_calls()) == before + 1
+    # re-created, a node's key is accepted on the master again
+    gce.create(node("network"))
+    gce.create(node("compute1", pub_key="NEW KEY OF compute1"))
+    assert ssh_calls()[-1][1] == "NEW KEY OF compute1"
+
+
+def test_without_published_host_keys_the_first_key_is_trusted(compute, provider, config_dir, ssh_calls, bootstrap):
+    compute.publish_host_keys = False
+    provider["hostkeys_timeout"] = 0.05
+    gce.create(node("network"))
+    [(argv, _stdin)] = ssh_calls()
+    assert "StrictHostKeyChecking=accept-new" in argv and argv[-1] == "true"
+    assert bootstrap.call_args.args[0]["known_hosts_file"] == str(config_dir / "var/ssh/known_hosts")
+
+
+# ---------------------------------------------------------------------------
+# what a first real run met (issue 11)
+
+
+def test_every_node_gets_the_masters_external_address_as_the_proxy_address(compute, bootstrap):
+    build_lab()
+    external = compute.instances[(ZONE, "network")]["networkInterfaces"][0]["accessConfigs"][0]["natIP"]
+    grains = {call.args[0]["name"]: call.args[0]["grains"] for call in bootstrap.call_args_list}
+    assert sorted(grains) == sorted(LAB)
+    # the 1:1 NAT address outside the VM, not the NIC's 10.99.0.12
+    assert {g["saltlab_proxy_address"] for g in grains.values()} == {external}
+    assert external != "10.99.0.12"
+    assert grains["controller"]["roles"] == ["controller"]
+
+
+def test_the_proxy_address_is_the_grain_unless_pillar_sets_it():
+    text = (REPO / "salt/lib/lab.jinja").read_text()
+    chain = text[text.index("'proxy_address':") :].split("%}")[0]
+    # pillar first, then the driver's grain, then the model's address
+    assert chain.index("saltlab:proxy:public_address") < chain.index("saltlab_proxy_address")
+    assert chain.index("saltlab_proxy_address") < chain.index("master_public_address")
+
+
+def test_a_disabled_compute_api_says_which_api_to_enable_and_how(compute):
+    compute.api_enabled = False
+    with pytest.raises(
+        SaltCloudSystemExit,
+        match=r"^gce: the Compute Engine API is not enabled in project saltlab-test \(seen while listing the "
+        r"instances of zone europe-west1-b\): enable it with `gcloud services enable compute.googleapis.com "
+        r"--project saltlab-test`",
+    ):
+        gce.list_nodes()
+    with pytest.raises(SaltCloudSystemExit, match="not enabled in project saltlab-test") as info:
+        gce.create(node("network"))
+    assert "permission denied" not in str(info.value) and "needs Compute" not in str(info.value)
+
+
+def test_application_default_credentials_when_there_is_no_key(compute, provider, tmp_path, monkeypatch):
+    # google.auth.default() finds them (here GOOGLE_APPLICATION_CREDENTIALS: a
+    # service account's; gcloud's user credentials always ask Google's own token endpoint)
+    compute.require_token = True
+    del provider["anonymous"], provider["project"]
+    monkeypatch.setenv("HOME", str(tmp_path))  # no ~/.keys/gcp_service_account.json
+    adc = _service_account_key(tmp_path / "adc.json", compute)
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(adc))
+    gce.create(node("network"))  # the project is the credentials'
+    assert "network" in gce.list_nodes()
+
+
+def test_without_key_or_application_default_credentials_one_message(compute, provider, tmp_path, monkeypatch):
+    del provider["anonymous"]
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.delenv("GOOGLE_APPLICATION_CREDENTIALS", raising=False)
+    monkeypatch.setenv("CLOUDSDK_CONFIG", str(tmp_path / "gcloud"))
+    monkeypatch.setenv("GCE_METADATA_HOST", "127.0.0.1:1")
+    monkeypatch.setenv("GCE_METADATA_IP", "127.0.0.1:1")
+    with pytest.raises(
+        SaltCloudConfigError,
+        match=r"no credentials: no service-account key at .* and no application-default credentials .*"
+        r"gcloud auth application-default login",
+    ):
+        gce.list_nodes()
+    assert compute.requests == []
+
+
+def test_credentials_impersonating_a_service_account(compute, provider, tmp_path, monkeypatch):
+    compute.require_token = True
+    del provider["anonymous"], provider["project"]
+    target = "lab-deployer@saltlab-test.iam.gserviceaccount.com"
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(_service_account_key(tmp_path / "adc.json", compute)))
+    provider.update(impersonate_service_account=target, iam_endpoint=compute.url)
+    compute.impersonable.add(target)
+    gce.create(node("network"))  # the project is the impersonated account's
+    assert any(p.endswith(f"/serviceAccounts/{target}:generateAccessToken") for _m, p in compute.requests)
+    # an account the credentials may not impersonate: one message saying what is missing
+    compute.impersonable.clear()
+    provider["impersonate_service_account"] = "other@saltlab-test.iam.gserviceaccount.com"
+    with pytest.raises(
+        SaltCloudSystemExit,
+        match=r"^gce: impersonating other@saltlab-test.iam.gserviceaccount.com was refused while .*"
+        r"Service Account Token Creator",
+    ):
+        gce.list_nodes()
+
+
+def test_a_project_with_os_login_gets_instances_that_use_the_ssh_keys(compute, capfd):
+    compute.project_metadata = {"enable-oslogin": "TRUE"}
+    gce.create(node("network"))
+    items = {i["key"]: i["value"] for i in compute.instances[(ZONE, "network")]["metadata"]["items"]}
+    assert items["enable-oslogin"] == "FALSE" and items["ssh-keys"].startswith("stack:ssh-ed25519 ")
+    assert "enables OS Login; the lab's instances set enable-oslogin=FALSE" in capfd.readouterr().err
+
+
+def test_the_public_rule_targets_the_master_only(compute, provider):
+    build_lab()
+    rule = compute.firewalls["saltlab-public-in"]
+    assert rule["targetTags"] == ["saltlab-proxy"]
+    tags = {name: compute.instances[(ZONE, name)]["tags"]["items"] for name in LAB}
+    assert tags["network"] == ["saltlab-proxy"] and all(tags[n] == [] for n in LAB if n != "network")
+    # the internal networks' rules have no target: every instance on them
+    assert "targetTags" not in compute.firewalls["saltlab-mgmt-in"]
+    # a rule made without a target gets one from update_lab_firewall
+    del rule["targetTags"]
+    assert gce.update_lab_firewall(call="function")["target_tags"] == ["saltlab-proxy"]
+    assert compute.firewalls["saltlab-public-in"]["targetTags"] == ["saltlab-proxy"]
+
+
+@pytest.mark.parametrize("value", ["0.0.0.0/0", "198.51.0.0/16", "198.51.100.0/23"])
+def test_an_operator_range_wider_than_a_24_is_refused_unless_forced(compute, provider, value):
+    provider["operator_address"] = value
+    with pytest.raises(SaltCloudConfigError, match=r"wider than a /24\); give your own address, or set "):
+        gce.create(node("network"))
+    assert compute.resources() == []
+    provider["operator_range_force"] = True
+    gce.create(node("network"))
+    assert compute.firewalls["saltlab-public-in"]["sourceRanges"] == [value]
+
+
+def test_a_24_is_let_in(compute, provider):
+    provider["operator_address"] = "198.51.100.0/24"
+    gce.create_lab_networks(call="function")
+    assert compute.firewalls["saltlab-public-in"]["sourceRanges"] == ["198.51.100.0/24"]
+
+
+def test_a_failed_first_node_removes_the_networks_it_made(compute, capsys):
+    compute.fail_operation("insert", "/instances/network$", "QUOTA_EXCEEDED", "Quota 'IN_USE_ADDRESSES' exceeded.")
+    with pytest.raises(SaltCloudSystemExit, match="quota exceeded while creating instance network"):
+        gce.create(node("network"))
+    # nothing billed stays: no network, rule, router (Cloud NAT) or disk
+    assert compute.resources() == []
+    assert "removing the lab's networks it made" in capsys.readouterr().err
+
+
+def test_a_failed_node_keeps_the_networks_others_use(compute):
+    gce.create(node("network"))
+    before = compute.resources()
+    compute.fail_operation("insert", "/instances/controller$", "QUOTA_EXCEEDED", "Quota 'CPUS' exceeded.")
+    with pytest.raises(SaltCloudSystemExit):
+        gce.create(node("controller"))
+    assert compute.resources() == before
+
+
+def test_a_failed_network_setup_removes_what_it_had_made(compute):
+    compute.fail_operation("insert", "/global/firewalls/saltlab-mgmt-in$", "INTERNAL", "backend error", 500)
+    with pytest.raises(SaltCloudSystemExit, match="creating firewall saltlab-mgmt-in failed"):
+        gce.create(node("network"))
+    assert compute.resources() == []
+
+
+@pytest.mark.parametrize(
+    "machine_type, wanted, chosen",
+    [
+        ("n1-standard-4", None, "pd-balanced"),
+        ("n2-standard-8", "pd-ssd", "pd-ssd"),
+        ("n4-standard-4", None, "hyperdisk-balanced"),
+        ("c4-standard-8", None, "hyperdisk-balanced"),
+        ("h3-standard-88", "hyperdisk-balanced", "hyperdisk-balanced"),
+    ],
+)
+def test_the_disk_type_follows_the_machine_series(machine_type, wanted, chosen):
+    assert gce_instance.disk_type(machine_type, wanted) == chosen
+
+
+@pytest.mark.parametrize("machine_type", ["n4-standard-4", "c4-standard-4", "h3-standard-88"])
+def test_a_persistent_disk_on_a_hyperdisk_only_series_is_refused(compute, machine_type):
+    with pytest.raises(SaltCloudConfigError, match=rf"{machine_type} \(series .*\) takes only Hyperdisk"):
+        gce.create(node("compute1", machine_type=machine_type, disk_type="pd-balanced"))
+    assert compute.resources() == []
+
+
+def test_a_hyperdisk_only_series_gets_hyperdisk_disks(compute):
+    gce.create(node("network"))
+    gce.create(node("storage", machine_type="n4-standard-4"))
+    types = {d["name"]: d["type"].rsplit("/", 1)[-1] for (_z, _n), d in compute.disks.items()}
+    assert types["storage"] == "hyperdisk-balanced" and types["storage-data"] == "hyperdisk-balanced"
+    assert types["network"] == "pd-balanced"
+
+
+def test_the_fake_refuses_a_persistent_disk_on_n4_as_the_api_does(compute):
+    gce.create(node("network"))
+    spec = {
+        "machine_type": "n4-standard-4",
+        "nics": ["mgmt"],
+        "addresses": {"mgmt": "192.168.1.31"},
+        "image": "projects/debian-cloud/global/images/family/debian-13",
+        "disk_size_gb": 20,
+        "disk_type": "pd-balanced",
+        "ssh_username": "stack",
+    }
+    body = gce_instance.instance_body(PROJECT, ZONE, "saltlab", "storage", spec, nets(), "ssh-ed25519 AAAA op\n")
+    answer = requests.post(
+        f"{compute.url}/compute/v1/projects/{PROJECT}/zones/{ZONE}/instances",
+        data=type(body).to_json(body),
+        timeout=10,
+    )
+    assert answer.status_code == 400 and "[pd-balanced] features are not compatible" in answer.text
+
+
+def test_request_timeout_bounds_each_call(compute, provider):
+    provider["request_timeout"] = 0.3
+    compute.delay = 1.5
+    with pytest.raises(SaltCloudSystemExit, match=r"did not answer in time while listing the instances"):
+        gce.list_nodes()

@@ -13,6 +13,7 @@ Cloud Router first, the networks last.
 """
 
 import pathlib
+import shutil
 import subprocess
 
 import pytest
@@ -20,6 +21,9 @@ import salt.utils.yaml
 
 from extensions import serving
 from fakes.compute_api import ComputeAPI
+
+# each test runs the real salt-cloud
+pytestmark = pytest.mark.slow
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 PROJECT = "saltlab-test"
@@ -45,6 +49,8 @@ def config_dir(tmp_path, compute):
     conf = tmp_path / "conf"
     (conf / "cloud.providers.d").mkdir(parents=True)
     (conf / "cloud.profiles.d").mkdir()
+    (conf / "pillar").mkdir()
+    shutil.copy(REPO / "pillar/model.yaml", conf / "pillar/model.yaml")
     subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", tmp_path / "gcp-default-key"], check=True)
     dump = salt.utils.yaml.safe_dump
     (conf / "master").write_text(
@@ -193,3 +199,52 @@ def test_the_lab_networks_functions_run_from_salt_cloud(compute, config_dir):
     assert rc == 0 and compute.resources() == sorted(NETWORKS), output
     rc, output, stdout = salt_cloud(config_dir, "-f", "destroy_lab_networks", "gce")
     assert rc == 0 and compute.resources() == [], output
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "gce-network: [network]\ngce-compute: [compute1, compute10]\n",
+            "node compute10: the model allows compute1 to compute9 (nodes:compute:count is 9)",
+        ),
+        (
+            "gce-network: [network]\ngce-compte: [compute1]\n",
+            "profile gce-compte (for compute1) is not in cloud.profiles.d; nothing was made",
+        ),
+        ("gce-network: [network]\ngce-storage: [network]\n", "node network is in the map twice"),
+        ('gce-network: [network]\ngce-compute: ["compute1\\n"]\n', "node name 'compute1\\n' is not a valid"),
+        ("gce-network: [network]\ngce-compute: [{compute1: {host_number: 31}}]\n", "compute1 sets host_number"),
+    ],
+)
+def test_a_bad_map_is_one_line_and_nothing_is_made(compute, config_dir, tmp_path, text, message):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    rc, output, _stdout = salt_cloud(config_dir, "-m", str(bad), "-y", "-P")
+    assert rc != 0 and compute.requests == [], output
+    [line] = output.strip().splitlines()
+    assert line.startswith(f"Error: map {bad}: ") and message in line, output
+
+
+def test_no_error_line_for_the_master_that_is_not_here(compute, config_dir):
+    # The lab's other providers are asked for their nodes too; saltify's list
+    # asks a salt-master on this machine, where none runs: the repository's
+    # `cloud` file keeps Salt's client from logging that as an ERROR.
+    repo_cloud = salt.utils.yaml.safe_load((REPO / "cloud").read_text())
+    conf = salt.utils.yaml.safe_load((config_dir / "cloud").read_text())
+    conf["log_granular_levels"] = repo_cloud["log_granular_levels"]
+    (config_dir / "cloud").write_text(salt.utils.yaml.safe_dump(conf))
+    (config_dir / "cloud.providers.d/baremetal.conf").write_text(
+        (REPO / "cloud.providers.d/baremetal.conf").read_text()
+    )
+    proc = subprocess.run(
+        [str(REPO / ".venv/bin/salt-cloud"), "-c", str(config_dir), "-m", str(REPO / "maps/gce.yaml"), "-d", "-y"],
+        cwd=config_dir,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    output = proc.stdout + proc.stderr
+    assert "No machines were found to be destroyed" in output, output
+    assert "ERROR" not in output and "Traceback" not in output, output

@@ -44,11 +44,12 @@ def provider(metal, keyfile):
 
 
 @pytest.fixture
-def configure_loader_modules(tmp_path, provider, bootstrap, monkeypatch):
+def configure_loader_modules(tmp_path, provider, bootstrap, monkeypatch, ssh_calls):
     for variable in packet.TOKEN_VARIABLES:
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("PACKET_API_TOKEN", TOKEN)
     opts = {
+        "conf_file": str(tmp_path / "cloud"),
         "providers": {"packet": {"packet": provider}},
         "profiles": {"packet-labhost": {"provider": "packet:packet"}},
         "sock_dir": str(tmp_path / "sock"),

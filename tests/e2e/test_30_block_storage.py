@@ -1,6 +1,6 @@
 """
-Block storage end to end, in the lab of test_local_lab.py (its `lab` and
-`cloud` fixtures; these run after its demo, in file order): Ceph healthy on
+Block storage end to end, in the lab the e2e tests share (the `lab` and
+`cloud` fixtures; these run after test_20_demo.py's demo, in file order): Ceph healthy on
 the storage node, its keys private; Cinder's volume service up as the CLI
 sees it through the TLS proxy; the demo's volume attached to demo1 and
 demo2 booted from a volume, as the guests see their disks; a volume's bytes
@@ -17,33 +17,19 @@ volume's id (virtio-blk keeps its first 20 characters).
 
 import base64
 import json
-import pathlib
 import re
 import secrets
-import time
 
 import pytest
+from labcheck import horizon_as_demo, proxy_address, wait_until
 
 pytestmark = pytest.mark.e2e
 
-# screenshots, kept after the run (as test_local_lab.py's)
-ARTEFACTS = pathlib.Path(__file__).resolve().parents[2] / "var" / "artefacts"
 MIB = 1024 * 1024
 GIB = 1024 * MIB
 # the demo's (salt/demo/defaults.yaml)
 DATA_VOLUME, DATA_SERVER = "demo-vol", "demo1"
 BOOT_VOLUME, BOOT_SERVER = "demo2-boot", "demo2"
-
-
-def wait_until(what, check, timeout=300, interval=3):
-    """check() until it returns something truthy (returned), or fail naming `what` and the last value."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"{what}: not after {timeout} s (last: {result!r})"
-        time.sleep(interval)
 
 
 def ceph(lab, command):
@@ -158,7 +144,7 @@ def test_the_volume_service_is_up_through_the_proxy(lab):
         "network",
         ". /root/admin-openrc && openstack endpoint list --service block-storage --interface public -f value -c URL",
     ).stdout.strip()
-    assert endpoint == f"https://{lab.nodes()['network']['public_ips'][0]}:8776/v3", endpoint
+    assert endpoint == f"https://{proxy_address(lab)}:8776/v3", endpoint
 
 
 def test_the_demo_guests_see_their_volumes(lab, cloud):
@@ -211,40 +197,12 @@ def test_a_volume_keeps_its_bytes_across_servers_and_in_its_snapshot(lab, cloud)
 
 
 def test_horizon_lists_the_demo_volume(lab, tmp_path_factory):
-    from selenium import webdriver  # pylint: disable=import-outside-toplevel
-    from selenium.webdriver.chrome.service import Service  # pylint: disable=import-outside-toplevel
-    from selenium.webdriver.common.by import By  # pylint: disable=import-outside-toplevel
-    from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=import-outside-toplevel
+    from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415  (the e2e tests' own dependency)
 
-    password = json.loads((lab.repo / "pillar" / "secrets.json").read_text())["saltlab"]["secrets"]["demo"]
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,900",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
-        # the lab CA is not in the browser's store
-        "--ignore-certificate-errors",
-    ):
-        options.add_argument(flag)
-    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    base = f"https://{lab.nodes()['network']['public_ips'][0]}/horizon"
-    try:
-        browser.get(f"{base}/")
-        WebDriverWait(browser, 60).until(lambda b: b.find_elements(By.ID, "id_username"))
-        browser.find_element(By.ID, "id_username").send_keys("demo")
-        browser.find_element(By.ID, "id_password").send_keys(password)
-        browser.find_element(By.ID, "loginBtn").click()
-        WebDriverWait(browser, 120).until(lambda b: "/project/" in b.current_url)
+    with horizon_as_demo(lab, tmp_path_factory.mktemp("chromium"), "horizon-demo-volumes.png") as (browser, base):
         browser.get(f"{base}/project/volumes/")
         WebDriverWait(browser, 120).until(lambda b: DATA_VOLUME in b.page_source)
         assert BOOT_VOLUME in browser.page_source and "In-use" in browser.page_source
-    finally:
-        ARTEFACTS.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(ARTEFACTS / "horizon-demo-volumes.png"))
-        browser.quit()
 
 
 def boot_time(lab, node):

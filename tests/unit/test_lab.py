@@ -1,0 +1,133 @@
+"""
+tools/lab.py without a lab: `wait` says what it waits for (SSH to the
+master, the master answering, the silent minions) and waits through a
+master that is still booting (SSH refused, plain text or JSON that is no
+minion's return) until its timeout, then ends with one line; the lab's
+shape comes from the model; ssh checks the recorded host keys.
+"""
+
+import json
+import os
+import sys
+
+import pytest
+
+import lab as labtool
+from conftest import REPO
+
+NODES = {
+    "network": {"public_ips": ["10.99.0.12"], "addresses": {"mgmt": "192.168.1.12"}},
+    "controller": {"public_ips": ["10.99.0.11"], "addresses": {"mgmt": "192.168.1.11"}},
+    "compute1": {"public_ips": [], "addresses": {"mgmt": "192.168.1.21"}},
+}
+
+
+@pytest.fixture
+def answers(tmp_path, monkeypatch):
+    """
+    An ssh on PATH that answers the scripted (stdout, stderr, exit code),
+    one per call, the last one again and again; returns the script to set.
+    """
+    shims = tmp_path / "bin"
+    shims.mkdir()
+    script, count = tmp_path / "answers.json", tmp_path / "count"
+    (shims / "ssh").write_text(
+        f"#!{sys.executable}\n"
+        "import json, sys\n"
+        f"answers = json.load(open({str(script)!r}))\n"
+        f"try:\n    n = int(open({str(count)!r}).read())\nexcept OSError:\n    n = 0\n"
+        f"open({str(count)!r}, 'w').write(str(n + 1))\n"
+        "out, err, rc = answers[min(n, len(answers) - 1)]\n"
+        "sys.stdout.write(out); sys.stderr.write(err); sys.exit(rc)\n"
+    )
+    (shims / "ssh").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{shims}:{os.environ['PATH']}")
+    monkeypatch.setattr(labtool.Lab, "nodes", lambda self: NODES)
+    # lab.py's clock only (the time module's are every thread's)
+    monkeypatch.setattr(labtool, "time", Clock())
+
+    def set_answers(*items):
+        script.write_text(json.dumps(items))
+
+    return set_answers
+
+
+class Clock:
+    """lab.py's time: sleeping takes no time, and each reading is ``step`` s later."""
+
+    def __init__(self):
+        self.now, self.step = 0.0, 0.0
+
+    def monotonic(self):
+        self.now += self.step
+        return self.now
+
+    def sleep(self, seconds):
+        self.now += seconds
+
+
+def pings(**answered):
+    return "".join(json.dumps({minion: ok}) + "\n" for minion, ok in answered.items())
+
+
+def test_wait_says_what_it_waits_for_until_every_minion_answers(answers, capsys):
+    answers(
+        ("", "ssh: connect to host 10.99.0.12 port 22: Connection refused\n", 255),
+        ("", "ssh: connect to host 10.99.0.12 port 22: Connection refused\n", 255),
+        ("Salt request timed out. The master is not responding.\n", "", 2),
+        ('"Minion did not return. [No response]"\n', "", 1),
+        (pings(network=True, controller=False), "", 1),
+        (pings(network=True, controller=True, compute1=True), "", 0),
+    )
+    assert labtool.wait(labtool.Lab(echo=False), timeout=60) is None
+    assert capsys.readouterr().out.splitlines() == [
+        "waiting for SSH to the master network: ssh: connect to host 10.99.0.12 port 22: Connection refused",
+        "waiting for the salt master on network to answer: Salt request timed out. The master is not responding.",
+        'waiting for the salt master on network to answer: "Minion did not return. [No response]"',
+        "waiting for 2 of 3 minions to answer: compute1, controller",
+        "3 minions answer: compute1, controller, network",
+    ]
+
+
+def test_wait_ends_with_one_line_after_its_timeout(answers, capsys, monkeypatch):
+    answers(("Salt request timed out. The master is not responding.\n", "", 2))
+    labtool.time.step = 30
+    message = labtool.wait(labtool.Lab(echo=False), timeout=100)
+    assert message == (
+        "tools/lab.py wait: still waiting after 100 s for the salt master on network to answer: "
+        "Salt request timed out. The master is not responding."
+    )
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_the_lab_tool_reads_its_shape_from_the_model(answers):
+    lab = labtool.Lab(echo=False)
+    assert lab.master == "network"
+    argv = lab._ssh_argv("compute1")
+    assert argv[-1] == "root@192.168.1.21" and "StrictHostKeyChecking=yes" in argv
+    assert f"UserKnownHostsFile={REPO / 'var/ssh/known_hosts'}" in argv
+    assert any(str(a).startswith("ProxyCommand=ssh ") and str(a).endswith("-W %h:%p root@10.99.0.12") for a in argv)
+    source = (REPO / "tools/lab.py").read_text()
+    for literal in ('"mgmt"', "5000", "RegionOne", "/etc/saltlab/pki/ca.crt", '"network"'):
+        assert literal not in source, literal
+
+
+def test_salt_returns_keep_the_minions_answers_and_the_rest():
+    returns, other = labtool.salt_returns('{"a": true}\nnot json\n"a string"\n\n{"b": false}\n')
+    assert returns == {"a": True, "b": False} and other == ["not json", '"a string"']
+
+
+def test_apply_reads_large_returns_beside_the_progress(answers, capsys):
+    # the master's returns (a full lab's highstate: hundreds of KiB) and its
+    # progress lines at once: neither pipe may be left full
+    states = {
+        f"state_{n}": {"__id__": f"s{n}", "result": True, "changes": {}, "comment": "x" * 500} for n in range(600)
+    }
+    progress = (
+        "".join(f"[controller] {n}/600 s{n} (1s)\n" for n in range(1, 601)) + "1 of 1 returned, 0 with failures: -\n"
+    )
+    answers((json.dumps({"controller": states}), progress, 0))
+    returned, code = labtool.Lab(echo=False).apply("controller")
+    assert code == 0 and len(returned["controller"]) == 600
+    err = capsys.readouterr().err
+    assert "[controller] 600/600 s600 (1s)" in err and "0 with failures" in err
