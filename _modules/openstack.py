@@ -11,8 +11,8 @@ volume_snapshot, load_balancer, listener, pool, member, health_monitor)
 ``<kind>_update`` and ``<kind>_delete``; ``salt controller sys.doc
 openstack.volume_create`` shows each one's arguments. What does not fit
 the table is below it: password checks, role grants, compute hosts, image
-uploads, servers, router interfaces, security group rules, floating IPs
-and volume attachments.
+uploads, servers, router interfaces, security group rules, floating IPs,
+volume attachments and volume services.
 
 The table and the machinery (``openstack_sdk.py``) live in ``_utils/`` and
 are loaded by path: the state module shares the table, and Salt syncs
@@ -253,6 +253,21 @@ def compute_services(binary, cloud=None):
     return {service.host: service.state == "up" and service.status == "enabled" for service in services}
 
 
+def volume_services(binary, cloud=None):
+    """
+    Cinder's services of ``binary`` (cinder-scheduler, cinder-volume):
+    ``{host: up and enabled}`` (a volume service's host is
+    ``<node>@<backend>``). Needs a cloud whose user has the admin role (a
+    service user does).
+
+    .. code-block:: bash
+
+        salt storage openstack.volume_services cinder-scheduler cloud=saltlab-cinder
+    """
+    services = sdk.call(f"{binary} services", _conn(cloud).block_storage.services, binary=binary)
+    return {service.host: service.state == "up" and service.status == "enabled" for service in services}
+
+
 def image_create(
     name,
     filename,
@@ -303,6 +318,7 @@ def server_create(
     availability_zone=None,
     security_groups=None,
     server_group=None,
+    boot_volume=None,
     timeout=600,
     cloud=None,
 ):
@@ -310,19 +326,35 @@ def server_create(
     Boot the server ``name`` from ``image`` with ``flavor`` on ``network``
     (all names), in ``server_group`` when given (a name: the scheduler
     places it by the group's policy), and wait up to ``timeout`` seconds
-    until it is ACTIVE; ERROR fails with Nova's fault.
+    until it is ACTIVE; ERROR fails with Nova's fault. With
+    ``boot_volume`` (a bootable volume's name; ``image`` is then None) it
+    boots from that volume, which stays when the server is deleted.
 
     .. code-block:: bash
 
         salt controller openstack.server_create demo1 cirros m1.nano demo-net key_name=demo-key
+        salt controller openstack.server_create demo2 None m1.nano demo-net boot_volume=demo2-boot
     """
+    if (image is None) == (boot_volume is None):
+        raise CommandExecutionError(f"server {name}: give an image or a boot volume, not both or neither")
     conn = _conn(cloud)
     fields = {
         "name": name,
-        "image_id": _find(conn, "image", image).id,
         "flavor_id": _find(conn, "flavor", flavor).id,
         "networks": [{"uuid": _find(conn, "network", network).id}],
     }
+    if boot_volume is None:
+        fields["image_id"] = _find(conn, "image", image).id
+    else:
+        fields["block_device_mapping"] = [
+            {
+                "uuid": _find(conn, "volume", boot_volume).id,
+                "source_type": "volume",
+                "destination_type": "volume",
+                "boot_index": 0,
+                "delete_on_termination": False,
+            }
+        ]
     optional = {"key_name": key_name, "availability_zone": availability_zone}
     fields.update({key: value for key, value in optional.items() if value is not None})
     if security_groups is not None:

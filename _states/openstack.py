@@ -149,6 +149,8 @@ def _kind_present(kind, args):
     if current is not None and kind.status and current.get(kind.status[0]) in kind.status[2]:
         return _fail(name, f"{what} is in {current[kind.status[0]]}: delete it to make it again")
     if current is not None:
+        # what matters only when it is made (the image a volume is made of) is not compared after
+        wanted = {field: value for field, value in wanted.items() if not kind.fields[field].create}
         current = {field: _compared(field, current.get(field), value) for field, value in wanted.items()}
     fixed = [f for f in wanted if current is not None and current[f] != wanted[f] and kind.fields[f].fixed]
     if fixed and not kind.replace:
@@ -437,22 +439,24 @@ def image_present(
 @_api_errors_fail
 def server_present(
     name,
-    image,
     flavor,
     network,
+    image=None,
     key_name=None,
     availability_zone=None,
     security_groups=None,
     server_group=None,
+    boot_volume=None,
     timeout=600,
     cloud=None,
 ):
     """
-    The server ``name`` exists: it is booted from ``image`` with ``flavor``
-    on ``network`` (in ``server_group`` when given) and awaited until
-    ACTIVE (up to ``timeout`` seconds). An
-    existing ACTIVE or SHUTOFF server is left as it is (a SHUTOFF one is not
-    started); one in ERROR fails with Nova's fault.
+    The server ``name`` exists: it is booted from ``image`` (or from the
+    bootable volume ``boot_volume``) with ``flavor`` on ``network`` (in
+    ``server_group`` when given) and awaited until ACTIVE (up to
+    ``timeout`` seconds). An existing ACTIVE or SHUTOFF server is left as
+    it is (a SHUTOFF one is not started); one in ERROR fails with Nova's
+    fault.
 
     .. code-block:: yaml
 
@@ -462,7 +466,15 @@ def server_present(
             - flavor: m1.nano
             - network: demo-net
             - key_name: demo-key
+
+        demo2:
+          openstack.server_present:
+            - boot_volume: demo2-boot
+            - flavor: m1.nano
+            - network: demo-net
     """
+    if (image is None) == (boot_volume is None):
+        return _fail(name, f"server {name}: give an image or a boot volume, not both or neither")
     current = __salt__["openstack.server_get"](name, cloud=cloud)
     if current is not None and current["status"] == "ERROR":
         return _fail(name, f"server {name} is in ERROR: {current['fault']}")
@@ -473,16 +485,17 @@ def server_present(
         "availability_zone": availability_zone,
         "security_groups": security_groups,
         "server_group": server_group,
+        "boot_volume": boot_volume,
     }
-    wanted = dict(
-        {key: value for key, value in options.items() if value is not None}, image=image, flavor=flavor, network=network
-    )
+    wanted = dict({key: value for key, value in options.items() if value is not None}, flavor=flavor, network=network)
+    if image is not None:
+        wanted["image"] = image
     ret = _present(
         name,
         f"server {name}",
         current,
         wanted if current is None else {},
-        lambda: __salt__["openstack.server_create"](name, timeout=timeout, cloud=cloud, **wanted),
+        lambda: __salt__["openstack.server_create"](name, timeout=timeout, cloud=cloud, **dict(wanted, image=image)),
         None,
     )
     if current is not None and current["status"] == "SHUTOFF":

@@ -1,7 +1,8 @@
 """
 Waits on other nodes: the lab's nodes apply their highstates at once, so a
 state that needs another node's service (a compute node's nova-compute
-needs the controller's nova-conductor) waits for it, as a requisite: until
+needs the controller's nova-conductor, the storage node's cinder-volume
+Cinder's database, queue and scheduler) waits for it, as a requisite: until
 the service answers, at most ``timeout`` seconds, and then fails naming
 what it waited for. Nothing changes; under ``test=True`` it looks once and
 waits for nothing. An API that does not answer yet (still installing, or
@@ -13,6 +14,11 @@ restarting) is a reason to wait, not to fail.
       ready.compute_service:
         - name: nova-conductor
         - cloud: saltlab-nova
+
+    cinder-volume-scheduler-up:
+      ready.volume_service:
+        - name: cinder-scheduler
+        - cloud: saltlab-cinder
 
     demo-compute-ready:
       ready.compute_hosts:
@@ -66,6 +72,24 @@ def compute_service(name, timeout=1800, interval=10, cloud=None):
 
     def check():
         hosts = __salt__["openstack.compute_services"](name, cloud=cloud)
+        up = sorted(host for host, ok in hosts.items() if ok)
+        if up:
+            return True, f"{name} is up on {', '.join(up)}"
+        return False, f"{name} up on some host (it is down on: {', '.join(sorted(hosts)) or 'none yet'})"
+
+    return _wait(name, check, timeout, interval)
+
+
+def volume_service(name, timeout=1800, interval=10, cloud=None):
+    """
+    Cinder's service ``name`` (cinder-scheduler) up and enabled on at least
+    one host, as the volume API reports it (``cloud`` must be able to list
+    services: an admin, or a service user). It being up says that Cinder's
+    API, database and message queue are too.
+    """
+
+    def check():
+        hosts = __salt__["openstack.volume_services"](name, cloud=cloud)
         up = sorted(host for host, ok in hosts.items() if ok)
         if up:
             return True, f"{name} is up on {', '.join(up)}"

@@ -29,6 +29,9 @@ base:
     - extbridge
 {%- if salt['pillar.get']('saltlab:services') %}
     - openstack.agents
+  'roles:storage':
+    - match: grain
+    - openstack.storage
 {%- endif %}
   'roles:labhost':
     - match: grain

@@ -3,8 +3,13 @@ Shared test set-up: the repository root, and the repo's cloud drivers and
 utils on sys.path so tests import them as Salt's loader would name them
 (``import nspawn``, ``import saltlab_cloud``), and tools/ for the lab driver
 (``from lab import Lab``); the fixtures the state modules' and the cloud
-drivers' unit tests share, and the local lab the end-to-end tests share
-(``lab``, ``cloud``).
+drivers' unit tests share, the render tests' secrets and minions
+(``secrets_dir``, ``make_minion``), and the local lab the end-to-end tests
+share (``lab``, ``cloud``).
+
+One conftest.py for the whole tree: the tests import it by name
+(``from conftest import REPO``), and a second one (tests/render/ had one)
+would take that name over for every test collected after it.
 
 ``_modules`` and ``_states`` are not on sys.path: their files are named as
 they load (``openstack.py``), which would shadow packages of that name (the
@@ -90,6 +95,29 @@ def ssh_calls(tmp_path, monkeypatch):
         return [tuple(json.loads(line)) for line in log.read_text().splitlines()]
 
     return calls
+
+
+@pytest.fixture(scope="session")
+def secrets_dir(tmp_path_factory):
+    """The lab's secrets for the render tests, made once as tools/secrets makes them (never the operator's own)."""
+    path = tmp_path_factory.mktemp("secrets")
+    subprocess.run(
+        [REPO / "tools" / "secrets", "--pillar", path / "secrets.json", "--ssh-key", path / "ssh" / "lab_ed25519"],
+        check=True,
+        capture_output=True,
+    )
+    return path
+
+
+@pytest.fixture(scope="session")
+def make_minion(salt_factories):
+    """Minion(...) (tests/render/test_highstate.py) with pytest-salt-factories' factories."""
+    from test_highstate import Minion  # noqa: PLC0415  (tests/render, on sys.path once its tests are collected)
+
+    def make(root, role, secrets_dir=None, grains=None, pillar_files=None):
+        return Minion(salt_factories, root, role, secrets_dir, grains, pillar_files)
+
+    return make
 
 
 @pytest.fixture(scope="session")

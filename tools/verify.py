@@ -415,10 +415,34 @@ def tempest_conf(facts):
             # removed from the API (2.57) and the guest has no agent
             personality="false",
             change_password="false",
-            # no Cinder yet
+            # encrypted volumes need a key manager (Barbican), which the lab
+            # does not deploy; swapping and multi-attaching volumes are not
+            # enabled in its Cinder (one RBD backend, no multiattach type)
             attach_encrypted_volume="false",
             swap_volume="false",
             volume_multiattach="false",
+        )
+    if "cinder" in services:
+        section(
+            "volume",
+            region=facts["region"],
+            endpoint_type="public",
+            # the model's catalog type for Cinder's v3 API (block-storage)
+            catalog_type=facts["catalog_types"]["cinder"],
+            build_timeout=str(BUILD_TIMEOUT),
+            build_interval="3",
+            storage_protocol="ceph",
+            volume_size="1",
+        )
+        section(
+            "volume-feature-enabled",
+            # the lab runs no cinder-backup, and one backend
+            backup="false",
+            multi_backend="false",
+            snapshot="true",
+            clone="true",
+            manage_volume="false",
+            manage_snapshot="false",
         )
     if "neutron" in services:
         section(
@@ -511,6 +535,7 @@ def configure(lab, only_lab=None):
         "ca": pathlib.Path(cloud["cacert"]).resolve(),
         "admin_password": cloud["auth"]["password"],
         "region": model["region"],
+        "catalog_types": {name: entry.get("type") for name, entry in model["catalog"].items()},
         "workspace": WORKSPACE,
         "image": None,
         "flavors": None,

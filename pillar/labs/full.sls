@@ -1,5 +1,6 @@
 # The whole control plane: identity, images, placement, compute and
-# networking services, and the dashboard.
+# networking services, block storage (Cinder, volumes in Ceph on the
+# storage node), and the dashboard.
 saltlab:
   services:
     - keystone
@@ -7,4 +8,5 @@ saltlab:
     - placement
     - nova
     - neutron
+    - cinder
     - horizon

@@ -1,5 +1,6 @@
 {#- Two servers of the demo user on its network, each on another compute
-    node (an anti-affinity server group), each with a floating IP. #}
+    node (an anti-affinity server group), each with a floating IP; in a
+    lab with Cinder, one of them boots from a volume. #}
 {%- from 'demo/map.jinja' import demo with context %}
 include:
   - demo.admin
@@ -18,12 +19,29 @@ demo-server-group:
     - name: {{ demo.server_group }}
     - policy: anti-affinity
     - cloud: {{ demo.demo_cloud }}
+{%- if demo.volumes %}
+
+{#- made from the test image: Cinder marks it bootable #}
+demo-boot-volume:
+  openstack.volume_present:
+    - name: {{ demo.boot_volume.name }}
+    - size: {{ demo.boot_volume.size }}
+    - image: {{ demo.image.name }}
+    - cloud: {{ demo.demo_cloud }}
+    - require:
+      - openstack: demo-image
+{%- endif %}
 {%- for server in demo.servers %}
+{%-   set from_volume = demo.volumes and server == demo.boot_volume.server %}
 
 demo-server-{{ server }}:
   openstack.server_present:
     - name: {{ server }}
+{%-   if from_volume %}
+    - boot_volume: {{ demo.boot_volume.name }}
+{%-   else %}
     - image: {{ demo.image.name }}
+{%-   endif %}
     - flavor: {{ demo.flavor.name }}
     - network: {{ demo.network.name }}
     - key_name: {{ demo.keypair }}
@@ -35,7 +53,10 @@ demo-server-{{ server }}:
       - openstack: demo-subnet
       - openstack: demo-keypair
       - openstack: demo-server-group
-      - openstack: demo-compute-ready
+      - ready: demo-compute-ready
+{%-   if from_volume %}
+      - openstack: demo-boot-volume
+{%-   endif %}
 {%-   for label in demo.security_group_rules | sort %}
       - openstack: demo-security-group-{{ label }}
 {%-   endfor %}

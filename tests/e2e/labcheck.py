@@ -4,6 +4,8 @@ artefacts go, and the checks they make of highstate returns, servers and
 the external bridge.
 """
 
+import contextlib
+import json
 import pathlib
 import time
 
@@ -70,3 +72,44 @@ def ping_over_the_external_bridge(lab, node, payload):
         return lab.ssh(node, f"ping -c 2 -W 5 -M do -s {payload} -I {probe} 172.16.0.1", check=False)
     finally:
         lab.ssh(node, f"ovs-vsctl --if-exists del-port br-ext {probe}", check=False)
+
+
+@contextlib.contextmanager
+def horizon_as_demo(lab, profile_dir, screenshot):
+    """
+    Headless Chromium logged in to Horizon through the proxy as `demo`
+    (yields the browser and Horizon's base URL); the page it ends on is
+    kept as var/artefacts/SCREENSHOT. The lab CA is not in the browser's
+    store: the page is the proxy's, whose certificate the API tests check.
+    """
+    from selenium import webdriver  # noqa: PLC0415  (the e2e tests' own dependency)
+    from selenium.webdriver.chrome.service import Service  # noqa: PLC0415
+    from selenium.webdriver.common.by import By  # noqa: PLC0415
+    from selenium.webdriver.support.ui import WebDriverWait  # noqa: PLC0415
+
+    password = json.loads((lab.repo / "pillar" / "secrets.json").read_text())["saltlab"]["secrets"]["demo"]
+    options = webdriver.ChromeOptions()
+    options.binary_location = "/usr/bin/chromium"
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        f"--user-data-dir={profile_dir}",
+        "--ignore-certificate-errors",
+    ):
+        options.add_argument(flag)
+    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
+    base = f"https://{proxy_address(lab)}/horizon"
+    try:
+        browser.get(f"{base}/")
+        WebDriverWait(browser, 60).until(lambda b: b.find_elements(By.ID, "id_username"))
+        browser.find_element(By.ID, "id_username").send_keys("demo")
+        browser.find_element(By.ID, "id_password").send_keys(password)
+        browser.find_element(By.ID, "loginBtn").click()
+        WebDriverWait(browser, 120).until(lambda b: "/project/" in b.current_url)
+        yield browser, base
+    finally:
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(ARTEFACTS / screenshot))
+        browser.quit()

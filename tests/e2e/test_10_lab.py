@@ -131,9 +131,16 @@ def test_catalog_lists_every_service_at_the_proxy(lab, cloud):
     conn = cloud()
     conn.authorize()
     catalog = conn.session.auth.get_access(conn.session).service_catalog.catalog
-    assert sorted(entry["type"] for entry in catalog) == ["compute", "identity", "image", "network", "placement"]
+    assert sorted(entry["type"] for entry in catalog) == [
+        "block-storage",
+        "compute",
+        "identity",
+        "image",
+        "network",
+        "placement",
+    ]
     urls = [endpoint["url"] for entry in catalog for endpoint in entry["endpoints"]]
-    assert len(urls) == 15
+    assert len(urls) == 18
     assert [u for u in urls if not u.startswith(f"https://{proxy_address(lab)}:")] == []
     # version documents are rewritten too
     versions = conn.session.get(f"https://{proxy_address(lab)}:5000/v3").json()
@@ -216,7 +223,7 @@ def test_public_nic_of_the_network_node_opens_only_the_proxy_and_ssh(lab):
         except OSError:
             return False
 
-    assert all(connects(port) for port in (22, 443, 5000, 6080, 8774, 8778, 9292, 9696))
+    assert all(connects(port) for port in (22, 443, 5000, 6080, 8774, 8776, 8778, 9292, 9696))
     # the salt master listens on every address; outside it is not reachable
     assert not connects(4506)
 
@@ -303,7 +310,7 @@ def test_the_controller_public_nic_lets_in_only_ssh_and_icmp(lab):
     assert not any(connects(public, port) for port in (80, 3306, 4369, 5000, 5672, 6080, 8774, 9292, 9696, 11211))
     listening = lab.ssh("controller", "ss -Hltn | awk '{print $4}'").stdout.split()
     controller = lab.nodes()["controller"]["addresses"]["mgmt"]
-    for port in (80, 3306, 5000, 5672, 6080, 8774, 8775, 8778, 9292, 9696, 11211):
+    for port in (80, 3306, 5000, 5672, 6080, 8774, 8775, 8776, 8778, 9292, 9696, 11211):
         assert [a for a in listening if a.endswith(f":{port}")] == [f"{controller}:{port}"], port
 
 

@@ -7,7 +7,6 @@ through the proxy; a second highstate and demo change nothing.
 
 import base64
 import hashlib
-import json
 import os
 import secrets
 import socket
@@ -16,7 +15,7 @@ import urllib.parse
 
 import pytest
 import requests
-from labcheck import ARTEFACTS, banner, changed_states, failed_states, proxy_address, wait_until
+from labcheck import banner, changed_states, failed_states, horizon_as_demo, proxy_address, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -108,35 +107,5 @@ def test_novnc_console_through_the_proxy(lab, cloud):
 
 
 def test_horizon_login_as_demo_in_a_real_browser(lab, tmp_path_factory):
-    from selenium import webdriver  # pylint: disable=import-outside-toplevel
-    from selenium.webdriver.chrome.service import Service  # pylint: disable=import-outside-toplevel
-    from selenium.webdriver.common.by import By  # pylint: disable=import-outside-toplevel
-    from selenium.webdriver.support.ui import WebDriverWait  # pylint: disable=import-outside-toplevel
-
-    secrets_pillar = json.loads((lab.repo / "pillar" / "secrets.json").read_text())
-    options = webdriver.ChromeOptions()
-    options.binary_location = "/usr/bin/chromium"
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1280,900",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
-    ):
-        options.add_argument(flag)
-    # the lab CA is not in the browser's store: the page is the proxy's
-    # (its certificate is checked by the API tests above)
-    options.add_argument("--ignore-certificate-errors")
-    browser = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
-    try:
-        browser.get(f"https://{proxy_address(lab)}/horizon/")
-        WebDriverWait(browser, 60).until(lambda b: b.find_elements(By.ID, "id_username"))
-        browser.find_element(By.ID, "id_username").send_keys("demo")
-        browser.find_element(By.ID, "id_password").send_keys(secrets_pillar["saltlab"]["secrets"]["demo"])
-        browser.find_element(By.ID, "loginBtn").click()
-        WebDriverWait(browser, 120).until(lambda b: "/project/" in b.current_url)
+    with horizon_as_demo(lab, tmp_path_factory.mktemp("chromium"), "horizon-demo-overview.png") as (browser, _base):
         assert "Overview" in browser.title or "Overview" in browser.page_source
-    finally:
-        ARTEFACTS.mkdir(parents=True, exist_ok=True)
-        browser.save_screenshot(str(ARTEFACTS / "horizon-demo-overview.png"))
-        browser.quit()

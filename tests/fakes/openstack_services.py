@@ -32,6 +32,8 @@ class Services(Network, Storage):
         for host in ("network", "compute1", "compute2"):
             self.add("agents", {"agent_type": "Open vSwitch agent", "host": host, "alive": True})
         self.add("volume_types", {"name": "__DEFAULT__", "description": "Default Volume Type", "is_public": True})
+        for binary, host in (("cinder-scheduler", "controller"), ("cinder-volume", "storage@ceph")):
+            self.add("volume_services", {"binary": binary, "host": host, "state": "up", "status": "enabled"})
 
     def tick(self):
         """Statuses move on: each pending step of every resource, one per read; the deleted go."""
@@ -194,7 +196,16 @@ class Services(Network, Storage):
         return 200, {"server": self.shown_item(server)}
 
     def boot(self, fields, hints):
-        if fields.get("imageRef") not in self.db.get("images", {}):
+        boot_volume = next(
+            (bdm for bdm in fields.get("block_device_mapping_v2", []) if bdm.get("boot_index") in (0, "0")), None
+        )
+        if boot_volume is not None:
+            volume = self.one("volumes", boot_volume["uuid"], "compute", "Volume")
+            if volume["status"] != "available" or volume["bootable"] != "true":
+                raise self.error(
+                    "compute", 400, f"Block Device Mapping is Invalid: volume {volume['id']} is not usable."
+                )
+        elif fields.get("imageRef") not in self.db.get("images", {}):
             raise self.error("compute", 400, "Invalid imageRef provided.")
         if fields.get("flavorRef") not in self.db.get("flavors", {}):
             raise self.error("compute", 400, f"Flavor {fields.get('flavorRef')} could not be found.")
@@ -204,13 +215,18 @@ class Services(Network, Storage):
             "status": "BUILD",
             "addresses": {},
             "OS-EXT-SRV-ATTR:host": None,
-            "image": {"id": fields["imageRef"]},
+            # a server booted from a volume has no image
+            "image": {"id": fields["imageRef"]} if boot_volume is None else "",
             "flavor": {"id": fields["flavorRef"]},
             "key_name": fields.get("key_name"),
             "tenant_id": self.project,
             "metadata": {},
         }
         self.add("servers", server)
+        if boot_volume is not None:
+            attachment = {"id": volume["id"], "volumeId": volume["id"], "serverId": server["id"], "device": "/dev/vda"}
+            server["_volumes"] = {volume["id"]: attachment}
+            volume.update(status="in-use", attachments=[{"server_id": server["id"], "device": "/dev/vda"}])
         if self.server_fault:
             server.setdefault("_steps", [{"status": "ERROR", "fault": {"code": 500, "message": self.server_fault}}])
         else:

@@ -1,8 +1,9 @@
 """
 The Cinder and Octavia parts of the OpenStack fake (mixed into
 ``Services``): volume types, volumes (``creating``, then ``available``;
-``attaching``, ``in-use``; ``deleting``, gone), snapshots; load balancers,
-listeners, pools, members and health monitors, ``PENDING_*`` then
+``attaching``, ``in-use``; ``deleting``, gone), snapshots, Cinder's
+services (``volume_services``, as ``GET os-services`` lists them); load
+balancers, listeners, pools, members and health monitors, ``PENDING_*`` then
 ``ACTIVE``, a load balancer immutable (409) while it is pending.
 """
 
@@ -24,6 +25,8 @@ class Storage:
 
     def cinder(self, method, path, query, body):
         parts = path.split("/")[4:]  # after /volume/v3/PROJECT
+        if parts == ["os-services"] and method == "GET":
+            return 200, {"services": self.matching(self.items("volume_services"), query)}
         if not parts or parts[0] not in CINDER:
             return None
         collection, singular = CINDER[parts[0]]

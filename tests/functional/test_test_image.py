@@ -8,11 +8,16 @@ mode: it reaches nothing but what the test forwards (ports 7, 8 and 9 from
 by running a local script, and an echo peer at 169.254.169.7:7 that QEMU
 answers with `cat`), so no traffic leaves this machine.
 
+A second disk (a raw file on virtio-blk with a serial, as Nova attaches a
+Cinder volume) is there for the probe's disk commands: the bytes it writes
+from inside the guest are in the file, and read back.
+
 The guest's DHCP event script (what Neutron's lease does to the interface,
 the MTU of option 26 first of all: QEMU's DHCP sends no MTU) runs under the
 image's own busybox in a network namespace of its own, on a veth pair.
 """
 
+import base64
 import ctypes
 import hashlib
 import json
@@ -128,13 +133,17 @@ printf 'HTTP/1.0 %s\\r\\nContent-Type: text/plain\\r\\nContent-Length: %d\\r\\n\
 
 # an address in the guest's network where QEMU runs `cat` for port 7
 ECHO_PEER = "169.254.169.7"
+# the second disk: as Nova attaches a volume (virtio-blk, its id as serial)
+DATA_DISK_SIZE = 8 * MIB
+DATA_DISK_SERIAL = "saltlab-test-disk"
 
 
 @pytest.fixture(scope="module")
 def guest(image, tmp_path_factory):
     """
     The image booted in QEMU (TCG), once for the module:
-    {"serial": log path, "echo"/"banner"/"probe": port, "qemu": Popen}.
+    {"serial": log path, "echo"/"banner"/"probe": port, "qemu": Popen,
+    "disk": the second disk's file}.
     """
     tmp_path = tmp_path_factory.mktemp("guest")
     metadata = tmp_path / "metadata.sh"
@@ -142,6 +151,9 @@ def guest(image, tmp_path_factory):
     metadata.chmod(0o755)
     assert "," not in str(metadata)  # QEMU's option syntax
     serial = tmp_path / "serial.log"
+    disk = tmp_path / "data.img"
+    with open(disk, "wb") as fh:
+        fh.truncate(DATA_DISK_SIZE)
     echo_port, banner_port, probe_port = free_port(), free_port(), free_port()
     netdev = ",".join(
         [
@@ -169,7 +181,13 @@ def guest(image, tmp_path_factory):
         f"file:{serial}",
         "-no-reboot",
         "-drive",
-        f"file={image},format=raw,if=virtio,snapshot=on",
+        f"file={image},format=raw,if=none,id=boot,snapshot=on",
+        "-device",
+        "virtio-blk-pci,drive=boot,bootindex=0",
+        "-drive",
+        f"file={disk},format=raw,if=none,id=data",
+        "-device",
+        f"virtio-blk-pci,drive=data,serial={DATA_DISK_SERIAL}",
         "-netdev",
         netdev,
         "-device",
@@ -179,7 +197,14 @@ def guest(image, tmp_path_factory):
         command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, preexec_fn=die_with_pytest
     )
     try:
-        yield {"serial": serial, "echo": echo_port, "banner": banner_port, "probe": probe_port, "qemu": qemu}
+        yield {
+            "serial": serial,
+            "echo": echo_port,
+            "banner": banner_port,
+            "probe": probe_port,
+            "qemu": qemu,
+            "disk": disk,
+        }
     finally:
         qemu.terminate()
         try:
@@ -224,7 +249,11 @@ def test_guest_banner_names_the_metadata_hostname(guest):
         return line if line and b"hostname=test-vm-1 " in line else None
 
     line = wait_for(guest, "banner with the metadata hostname on port 8", banner, timeout=300).decode()
-    assert re.fullmatch(r"saltlab-test hostname=test-vm-1 ip=169\.254\.169\.15/24 router=\S+ mtu=1500\n", line), line
+    assert re.fullmatch(
+        rf"saltlab-test hostname=test-vm-1 ip=169\.254\.169\.15/24 router=\S+ mtu=1500 "
+        rf"disks=vda:{image_size(guest)},vdb:{DATA_DISK_SIZE}\n",
+        line,
+    ), line
     log = guest["serial"].read_text(errors="replace")
     assert "saltlab-test: metadata hostname test-vm-1.novalocal" in log
 
@@ -238,6 +267,55 @@ def test_guest_probe_reaches_an_echo_peer_and_tells_a_silent_one(guest):
     )
     assert exchange(guest["probe"], b"169.254.169.8\n") == b"saltlab-probe 169.254.169.8 tcp=failed icmp=failed\n"
     assert exchange(guest["probe"], b"x; reboot\n") == b"saltlab-probe: not an IPv4 address: x; reboot\n"
+
+
+def image_size(guest):
+    """The boot disk's size, as the guest sees it (the image's)."""
+    return (REPO / "var" / "test-image" / "saltlab-test.img").resolve().stat().st_size
+
+
+def probe(guest, line):
+    answer = exchange(guest["probe"], f"{line}\n".encode())
+    assert answer is not None and answer.endswith(b"\n"), answer
+    return answer.decode()[:-1]
+
+
+def test_guest_lists_its_disks_with_sizes_and_serials(guest):
+    wait_for(guest, "TCP echo on port 7", lambda: exchange(guest["echo"], b"up\n") == b"up\n", timeout=240)
+    assert probe(guest, "disks") == f"saltlab-disks vda:{image_size(guest)}: vdb:{DATA_DISK_SIZE}:{DATA_DISK_SERIAL}"
+
+
+def test_guest_writes_bytes_to_a_disk_and_reads_them_back(guest):
+    wait_for(guest, "TCP echo on port 7", lambda: exchange(guest["echo"], b"up\n") == b"up\n", timeout=240)
+    data = os.urandom(65536)
+    offset = MIB + 3
+    written = probe(guest, f"write vdb {offset} {base64.b64encode(data).decode()}")
+    assert written == f"saltlab-write vdb {offset} {len(data)} sha256={hashlib.sha256(data).hexdigest()}"
+    # flushed: the disk's file has them
+    with open(guest["disk"], "rb") as fh:
+        fh.seek(offset)
+        assert fh.read(len(data)) == data
+    _, disk, at, length, encoded = probe(guest, f"read vdb {offset} {len(data)}").split(" ")
+    assert (disk, at, length) == ("vdb", str(offset), str(len(data)))
+    assert base64.b64decode(encoded) == data
+    # what is around them is untouched
+    assert probe(guest, f"read vdb {offset - 3} 3") == f"saltlab-read vdb {offset - 3} 3 AAAA"
+
+
+@pytest.mark.parametrize(
+    "line, answer",
+    [
+        ("read vdz 0 1", "saltlab-probe: no disk vdz"),
+        ("read sda 0 1", "saltlab-probe: not a virtio disk: sda"),
+        ("read vdb 0 65537", "saltlab-probe: at most 65536 bytes, not 65537"),
+        ("read vdb -1 1", "saltlab-probe: not a number: -1"),
+        ("write vdb 0 ;reboot", "saltlab-probe: not base64"),
+        ("write vdb x AAAA", "saltlab-probe: not a number: x"),
+    ],
+)
+def test_guest_refuses_bad_disk_commands(guest, line, answer):
+    wait_for(guest, "TCP echo on port 7", lambda: exchange(guest["echo"], b"up\n") == b"up\n", timeout=240)
+    assert probe(guest, line) == answer
 
 
 # --- the DHCP event script, under the image's busybox, in a network namespace

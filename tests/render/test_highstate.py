@@ -28,27 +28,6 @@ CONTROLLER = "192.168.1.11"
 CONTAINER = {"virtual": "systemd-nspawn", "virtual_subtype": None}
 
 
-@pytest.fixture(scope="session")
-def make_minion(salt_factories):
-    """Minion(...) with pytest-salt-factories' factories."""
-
-    def make(root, role, secrets_dir=None, grains=None, pillar_files=None):
-        return Minion(salt_factories, root, role, secrets_dir, grains, pillar_files)
-
-    return make
-
-
-@pytest.fixture(scope="session")
-def secrets_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("secrets")
-    subprocess.run(
-        [REPO / "tools" / "secrets", "--pillar", path / "secrets.json", "--ssh-key", path / "ssh" / "lab_ed25519"],
-        check=True,
-        capture_output=True,
-    )
-    return path
-
-
 class Minion:
     """
     A masterless minion (pytest-salt-factories' minion configuration, run
@@ -307,6 +286,7 @@ def test_the_full_lab_puts_the_control_plane_on_the_controller(node):
         "placement-service",
         "nova-service-nova-conductor",
         "neutron-service-neutron-rpc-server",
+        "cinder-service-cinder-scheduler",
         "horizon-service",
     }
     assert control_plane <= set(states) if role == "controller" else not control_plane & set(states)
@@ -319,6 +299,7 @@ def test_the_full_lab_puts_the_control_plane_on_the_controller(node):
         "placement": "placement-api",
         "nova": "nova-common",
         "neutron": "neutron-common",
+        "cinder": "cinder-common",
         "horizon": "openstack-dashboard-apache",
     }
     for service, owner in owners.items():
@@ -333,8 +314,10 @@ def test_the_full_lab_puts_the_control_plane_on_the_controller(node):
     for step in ("keystone-fernet-setup", "keystone-credential-setup", "keystone-db-sync"):
         assert arg(states, step, "runas") == "keystone"
     # keystone's own endpoints come from its bootstrap
-    for service in ("glance", "placement", "nova", "neutron"):
+    for service in ("glance", "placement", "nova", "neutron", "cinder"):
         assert function(states, f"{service}-keystone-endpoint-public") == "openstack.endpoint_present"
+    # Cinder's v3 API, the project from the token
+    assert arg(states, "cinder-keystone-endpoint-public", "url") == f"http://{CONTROLLER}:8776/v3"
     assert arg(states, "glance-keystone-endpoint-public", "url") == f"http://{CONTROLLER}:9292"
     # databases for local and management-network clients, over root's socket
     assert arg(states, "glance-db-user-mgmt", "host") == "192.168.1.0/255.255.255.0"
@@ -342,6 +325,13 @@ def test_the_full_lab_puts_the_control_plane_on_the_controller(node):
     # syncs run only when the database says so
     assert arg(states, "keystone-db-sync", "unless") == "keystone-manage db_sync --check"
     assert arg(states, "glance-db-sync", "unless") == "glance-manage db check"
+    assert arg(states, "cinder-db-sync", "unless") == [
+        {
+            "fun": "saltlab.schema_current",
+            "databases": "cinder",
+            "migrations": "/usr/lib/python3/dist-packages/cinder/db/migrations",
+        }
+    ]
     assert "glance-db-sync" in {r.get("cmd") for r in arg(states, "glance-service", "require")}
     # nova's cells, each step after the one before
     assert arg(states, "nova-create-cell1", "require") == [{"cmd": "nova-map-cell0"}]
@@ -405,8 +395,8 @@ def test_the_proxy_serves_every_enabled_api_on_the_network_node(node):
         return
     site = minion.template("proxy/files/site.conf.jinja")
     listens = re.findall(r"listen (\S+):(\d+) ssl;", site)
-    assert sorted(int(port) for _address, port in listens) == [443, 5000, 6080, 8774, 8778, 9292, 9696]
-    for port in (5000, 6080, 8774, 8778, 9292, 9696):
+    assert sorted(int(port) for _address, port in listens) == [443, 5000, 6080, 8774, 8776, 8778, 9292, 9696]
+    for port in (5000, 6080, 8774, 8776, 8778, 9292, 9696):
         assert f"proxy_pass http://{CONTROLLER}:{port};" in site
     assert f"proxy_pass http://{CONTROLLER}:80;" in site  # Horizon
     # NGINX listens on the public NIC's address; what it advertises is the
@@ -414,11 +404,12 @@ def test_the_proxy_serves_every_enabled_api_on_the_network_node(node):
     route = json.loads(minion.run("network.default_route", "inet").stdout)["local"][0]["interface"]
     nic = json.loads(minion.run("network.ip_addrs", route).stdout)["local"][0]
     assert {address for address, _port in listens} == {nic}
-    assert site.count("server_name 10.99.0.12;") == 7
-    assert site.count("ssl_protocols TLSv1.2 TLSv1.3;") == 7
+    assert site.count("server_name 10.99.0.12;") == 8
+    assert site.count("ssl_protocols TLSv1.2 TLSv1.3;") == 8
     # every server rewrites every internal URL of the catalog; the
     # console's URL is the proxy's already (nova.conf)
-    assert site.count(f"sub_filter 'http://{CONTROLLER}:9292' 'https://10.99.0.12:9292';") == 7
+    assert site.count(f"sub_filter 'http://{CONTROLLER}:9292' 'https://10.99.0.12:9292';") == 8
+    assert site.count(f"sub_filter 'http://{CONTROLLER}:8776' 'https://10.99.0.12:8776';") == 8
     assert f"sub_filter 'http://{CONTROLLER}:6080'" not in site
     assert f"sub_filter 'http://{CONTROLLER}:80'" not in site
     # only the console's server upgrades to a websocket, and passes the
@@ -426,10 +417,10 @@ def test_the_proxy_serves_every_enabled_api_on_the_network_node(node):
     assert site.count('proxy_set_header Connection "upgrade";') == 1
     assert "proxy_set_header Origin" not in site
     firewall = arg(states, "firewall-public-rules", "context")
-    assert firewall["ports"] == [22, 443, 5000, 6080, 8774, 8778, 9292, 9696]
+    assert firewall["ports"] == [22, 443, 5000, 6080, 8774, 8776, 8778, 9292, 9696]
     rules = minion.template("lib/firewall/files/public.nft.jinja", context=firewall)
     assert f'iifname != "{firewall["interface"]}" accept' in rules
-    assert "tcp dport { 22, 443, 5000, 6080, 8774, 8778, 9292, 9696 } accept" in rules
+    assert "tcp dport { 22, 443, 5000, 6080, 8774, 8776, 8778, 9292, 9696 } accept" in rules
     assert function(states, "proxy-cert") == "x509.certificate_managed"
     assert arg(states, "proxy-cert", "subjectAltName").startswith("IP:10.99.0.12,")
     assert arg(states, "proxy-ca-key", "mode") == "0600"
@@ -454,8 +445,12 @@ def test_the_controller_services_listen_on_the_management_address(node):
         ("neutron-listen", 9696),
         ("nova-api-listen", 8774),
         ("nova-metadata-listen", 8775),
+        ("cinder-listen", 8776),
     ):
-        assert f"--http-socket {CONTROLLER}:{port} --processes 2 " in arg(states, state_id, "contents"), state_id
+        contents = arg(states, state_id, "contents")
+        assert f"--http-socket {CONTROLLER}:{port} --ini " in contents, state_id
+        # the lab's process count after the package's ini: uwsgi keeps an option's last value
+        assert contents.rstrip().endswith(' --processes 2"'), state_id
     assert f"Listen {CONTROLLER}:80" in arg(states, "horizon-apache-ports", "contents")
     glance = minion.template("glance/files/glance-api.conf.jinja").splitlines()
     assert f"bind_host = {CONTROLLER}" in glance and "bind_port = 9292" in glance
@@ -471,6 +466,8 @@ def test_the_controller_services_listen_on_the_management_address(node):
         "nova-nova-api",
         "nova-nova-novncproxy",
         "neutron-neutron-api",
+        "cinder-cinder-api",
+        "cinder-cinder-scheduler",
         "horizon",
     ):
         assert f"After=saltlab-address@{CONTROLLER}.service" in arg(states, f"{service}-after-address", "contents")
@@ -559,7 +556,7 @@ def test_the_demo_renders_and_waits_for_compute_hosts(make_minion, tmp_path, sec
     assert function(states, "demo-compute-ready") == "ready.compute_hosts"
     assert arg(states, "demo-compute-ready", "minimum") == 2
     for server in ("demo1", "demo2"):
-        assert {"openstack": "demo-compute-ready"} in arg(states, f"demo-server-{server}", "require")
+        assert {"ready": "demo-compute-ready"} in arg(states, f"demo-server-{server}", "require")
         assert arg(states, f"demo-server-{server}", "server_group") == "demo-spread"
         assert {"openstack": f"demo-server-{server}"} in arg(states, f"demo-floating-ip-{server}", "require")
     assert arg(states, "demo-external-network", "mtu") == 1410

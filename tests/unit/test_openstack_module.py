@@ -289,6 +289,26 @@ def test_server_in_error_fails_with_novas_fault(bootable, api):
         module.server_create("demo2", "cirros", "m1.huge", "demo-net")
 
 
+def test_server_booted_from_a_volume(bootable, api):
+    boot = module.volume_create("demo2-boot", 1, image="cirros")
+    made = module.server_create("demo2", None, "m1.nano", "demo-net", boot_volume="demo2-boot")
+    assert made["status"] == "ACTIVE"
+    server = next(s for s in api.items("servers") if s["name"] == "demo2")
+    assert server["image"] == ""
+    assert module.volume_get("demo2-boot")["status"] == "in-use"
+    assert module.volume_attachments("demo2") == {"demo2-boot": "/dev/vda"}
+    assert boot["bootable"] is True
+    for image, volume in (("cirros", "demo2-boot"), (None, None)):
+        with pytest.raises(CommandExecutionError, match="^server demo3: give an image or a boot volume, not both"):
+            module.server_create("demo3", image, "m1.nano", "demo-net", boot_volume=volume)
+
+
+def test_volume_services_say_which_are_up(api):
+    assert module.volume_services("cinder-scheduler") == {"controller": True}
+    next(s for s in api.items("volume_services") if s["binary"] == "cinder-volume")["state"] = "down"
+    assert module.volume_services("cinder-volume") == {"storage@ceph": False}
+
+
 def test_volumes_snapshots_and_attachments(bootable):
     assert module.volume_type_create("lvm", description="LVM")["is_public"] is True
     volume = module.volume_create("boot1", 1, volume_type="lvm", image="cirros")

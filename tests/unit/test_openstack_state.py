@@ -292,6 +292,22 @@ def test_server_booted_then_left_alone(exec_mod):
     assert writes(exec_mod) == []
 
 
+def test_server_booted_from_a_volume(exec_mod):
+    exec_mod.server_get.return_value = None
+    args = {"flavor": "m1.nano", "network": "demo-net", "boot_volume": "demo2-boot"}
+    ret = openstack.server_present("demo2", **args)
+    assert ret["comment"] == "server demo2 created" and ret["changes"] == {"old": None, "new": args}
+    assert writes(exec_mod) == [("server_create", ("demo2",), dict(args, image=None, timeout=600, cloud=None))]
+
+
+def test_server_needs_an_image_or_a_boot_volume(exec_mod):
+    ret = openstack.server_present("demo2", flavor="m1.nano", network="demo-net")
+    assert (
+        ret["result"] is False and ret["comment"] == "server demo2: give an image or a boot volume, not both or neither"
+    )
+    assert writes(exec_mod) == []
+
+
 def test_shutoff_server_is_reported_not_started(exec_mod):
     exec_mod.server_get.return_value = server_state("SHUTOFF")
     ret = openstack.server_present("demo1", **SERVER_ARGS)

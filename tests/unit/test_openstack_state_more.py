@@ -505,6 +505,19 @@ def test_a_listing_that_fails_on_its_second_page_fails_the_state_with_the_apis_m
     assert ret["comment"].endswith("The server is currently unavailable. Please try again later.")
 
 
+def test_a_volume_made_of_an_image_is_left_alone_after(real, tmp_path):
+    image = tmp_path / "cirros.img"
+    image.write_bytes(b"\0" * 4096)
+    module.image_create("cirros", str(image))
+    ret = openstack.volume_present("boot1", size=1, image="cirros")
+    assert ret["result"] is True and ret["comment"] == "volume boot1 created", ret
+    before = len(written(real))
+    # the image is not read back; it matters only when the volume is made
+    ret = openstack.volume_present("boot1", size=1, image="cirros")
+    assert ret["result"] is True and ret["changes"] == {}, ret
+    assert len(written(real)) == before
+
+
 def test_volume_and_load_balancer_states_are_idempotent_and_test_mode_writes_nothing(real, opts):
     module.network_create("demo-net")
     module.subnet_create("demo-subnet", "demo-net", "10.0.0.0/24")

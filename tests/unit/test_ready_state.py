@@ -23,7 +23,7 @@ AGENT_DOWN = {"nova_compute": True, "ovs_agent": False}
 
 @pytest.fixture
 def exec_mod():
-    functions = {name: getattr(module, name) for name in ("compute_hosts", "compute_services")}
+    functions = {name: getattr(module, name) for name in ("compute_hosts", "compute_services", "volume_services")}
     return create_autospec(types.SimpleNamespace(**functions))
 
 
@@ -37,7 +37,10 @@ def clock(monkeypatch):
 
 @pytest.fixture
 def configure_loader_modules(opts, exec_mod):
-    salt_dunder = {f"openstack.{name}": getattr(exec_mod, name) for name in ("compute_hosts", "compute_services")}
+    salt_dunder = {
+        f"openstack.{name}": getattr(exec_mod, name)
+        for name in ("compute_hosts", "compute_services", "volume_services")
+    }
     return {ready: {"__opts__": opts, "__salt__": salt_dunder}}
 
 
@@ -77,6 +80,31 @@ def test_the_last_api_error_is_what_the_timeout_names(exec_mod, clock):
     ret = ready.compute_service("nova-conductor", timeout=30)
     assert ret["result"] is False
     assert ret["comment"].endswith("the API does not answer yet (nova-conductor services: 503 Service Unavailable)")
+
+
+def test_cinder_volume_waits_for_the_scheduler_through_an_api_still_installing(exec_mod, clock):
+    exec_mod.volume_services.side_effect = [
+        CommandExecutionError("cinder-scheduler services: Unable to establish connection to http://192.168.1.11:8776"),
+        {"controller": False},
+        {"controller": True},
+    ]
+    ret = ready.volume_service("cinder-scheduler", cloud="saltlab-cinder")
+    assert ret == {
+        "name": "cinder-scheduler",
+        "result": True,
+        "changes": {},
+        "comment": "cinder-scheduler is up on controller",
+    }
+    exec_mod.volume_services.assert_called_with("cinder-scheduler", cloud="saltlab-cinder")
+
+
+def test_the_scheduler_wait_fails_after_its_timeout_naming_what_it_waited_for(exec_mod, clock):
+    exec_mod.volume_services.return_value = {}
+    ret = ready.volume_service("cinder-scheduler", timeout=60)
+    assert ret["result"] is False
+    assert (
+        ret["comment"] == "not ready after 60 s, waited for: cinder-scheduler up on some host (it is down on: none yet)"
+    )
 
 
 def test_compute_hosts_waits_for_the_agents(exec_mod, clock):

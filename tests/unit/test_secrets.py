@@ -4,9 +4,13 @@ never regenerated (an empty one is filled); the old pillar/secrets.sls
 moves into pillar/secrets.json.
 """
 
+import base64
 import json
 import stat
+import struct
 import subprocess
+import time
+import uuid
 
 import pytest
 import salt.utils.yaml
@@ -45,11 +49,27 @@ def test_first_run_creates_private_files(tmp_path, run):
     assert stat.S_IMODE((tmp_path / "ssh").stat().st_mode) == 0o700
     data = json.loads(pillar.read_text())["saltlab"]
     assert data["ssh_public_key"] == (tmp_path / "ssh" / "lab.pub").read_text().strip()
-    assert len(data["secrets"]) == 17
-    assert len(set(data["secrets"].values())) == 17
+    assert len(data["secrets"]) == 24
+    assert len(set(data["secrets"].values())) == 24
     assert all(len(value) >= 32 for value in data["secrets"].values())
     # exactly what the model lists
     assert sorted(data["secrets"]) == sorted(MODEL["secrets"])
+
+
+def test_ceph_identities_are_uuids_and_cephx_keys(tmp_path, run):
+    run()
+    values = json.loads((tmp_path / "secrets.json").read_text())["saltlab"]["secrets"]
+    for name in ("ceph_fsid", "ceph_osd_uuid"):
+        assert str(uuid.UUID(values[name])) == values[name]
+    keys = [name for name in values if name.startswith("ceph_") and name.endswith("_key")]
+    assert sorted(keys) == ["ceph_admin_key", "ceph_cinder_key", "ceph_mgr_key", "ceph_mon_key", "ceph_osd_key"]
+    for name in keys:
+        # as ceph-authtool --gen-print-key prints it: AES (1), created now, 16 bytes of secret
+        raw = base64.b64decode(values[name], validate=True)
+        kind, seconds, _nanoseconds, length = struct.unpack_from("<HIIH", raw)
+        assert (kind, length, len(raw)) == (1, 16, 28), name
+        assert abs(seconds - time.time()) < 60
+        assert values[name].startswith("AQ") and len(values[name]) == 40
 
 
 def test_rerun_changes_nothing(tmp_path, run):
@@ -82,7 +102,7 @@ def test_a_secret_added_to_the_model_is_generated(tmp_path, run):
     model = dict(MODEL, secrets=dict(MODEL["secrets"], octavia_db=["controller"]))
     (tmp_path / "model.yaml").write_text(salt.utils.yaml.safe_dump(model))
     result = run(tmp_path / "model.yaml")
-    assert "1 secret(s) added, 17 kept" in result.stdout
+    assert f"1 secret(s) added, {len(MODEL['secrets'])} kept" in result.stdout
     assert json.loads((tmp_path / "secrets.json").read_text())["saltlab"]["secrets"]["octavia_db"]
 
 
@@ -101,7 +121,7 @@ def test_the_old_secrets_file_moves_into_the_new_one(tmp_path, run):
     assert result.returncode == 0 and "moved from" in result.stdout, result.stderr
     assert not (tmp_path / "secrets.sls").exists()
     now = json.loads((tmp_path / "secrets.json").read_text())["saltlab"]["secrets"]
-    assert (now["nova_db"], now["keystone_admin"]) == ("old-nova", "old-admin") and len(now) == 17
+    assert (now["nova_db"], now["keystone_admin"]) == ("old-nova", "old-admin") and len(now) == len(MODEL["secrets"])
 
 
 def test_a_secrets_sls_that_is_not_the_old_json_is_left_alone(tmp_path, run):

@@ -32,7 +32,7 @@ def pillar_reader(lab):
     [
         ("keystone", ["keystone"]),
         ("core", ["keystone", "glance", "placement"]),
-        ("full", ["keystone", "glance", "placement", "nova", "neutron", "horizon"]),
+        ("full", ["keystone", "glance", "placement", "nova", "neutron", "cinder", "horizon"]),
     ],
 )
 def test_services_come_from_the_labs_pillar(lab, services):
@@ -98,6 +98,7 @@ def facts(services, **extra):
         "computes": 2,
         "compute_microversions": ["2.1", "2.100"],
         "extensions": ["router", "agent"],
+        "catalog_types": {"cinder": "block-storage"},
         **extra,
     }
 
@@ -138,6 +139,16 @@ def test_tempest_conf_of_the_full_lab():
     assert conf["DEFAULT"]["resource_name_prefix"] == verify.PREFIX
     assert conf["DEFAULT"]["record_resources"] == "false"
     assert conf["compute"]["max_microversion"] == "2.100"
+    assert not conf.has_section("volume")
+
+
+def test_tempest_conf_of_a_lab_with_cinder_tests_its_volumes():
+    conf = verify.tempest_conf(facts(["keystone", "glance", "placement", "nova", "neutron", "cinder", "horizon"]))
+    assert conf["service_available"]["cinder"] == "true"
+    assert conf["volume"]["catalog_type"] == "block-storage"
+    assert conf["volume"]["region"] == conf["identity"]["region"]
+    # no cinder-backup in the lab: tempest skips the backup tests
+    assert conf["volume-feature-enabled"]["backup"] == "false"
 
 
 def test_tempest_conf_is_written_private(tmp_path):

@@ -1,0 +1,7 @@
+{%- from 'cinder/map.jinja' import cinder with context %}
+{%- from 'lib/openstack.jinja' import packages with context %}
+include:
+  - apt
+  - openstack.debconf
+
+{{ packages('cinder', cinder) }}
