@@ -69,6 +69,7 @@ destroy: deps
 # rehearsal left (its nodes, the fake Google network).
 destroy-all: deps
 	nodes="$$(python3 tools/lab.py nodes)"; [ -z "$$nodes" ] || $(SALT_CLOUD) -d $$nodes -y
+	$(SALT_CLOUD) -f clean_host local
 	PYTHONPATH=_utils .venv/bin/python tests/fakes/rehearsal.py teardown
 
 # Python (ruff: lint and format), YAML (yamllint) and SLS (salt-lint).

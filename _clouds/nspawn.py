@@ -264,10 +264,16 @@ def _teardown(node):
     """
     name = node["name"]
 
-    def last_node():
+    def networks():
+        # the bridges no other node is on (the lab's rules and cgroup tree
+        # with the last node): with nodes destroyed in parallel, the last
+        # one is not on every network
         with _host("host_lock")(_cloud()):
-            if not _all_nodes():
-                _host("remove_host_network")(_nets_of(node))
+            others = _all_nodes()
+            used = {net for other in others for net in _nets_of(other)}
+            unused = {net: spec for net, spec in _nets_of(node).items() if net not in used}
+            _host("remove_host_network")(unused, rules=not others)
+            if not others:
                 for root in _host("cgroups")(name):
                     _host("remove_cgroup_tree")(os.path.dirname(root))
 
@@ -281,7 +287,7 @@ def _teardown(node):
         name,
         "destroying",
         [("stopping it", lambda: _node("stop", node)), ("its mount and network", lambda: _node("unplug", node))]
-        + [("its files", files), ("the lab's bridges and rules", last_node)],
+        + [("its files", files), ("the lab's bridges and rules", networks)],
     )
 
 
@@ -474,6 +480,30 @@ def show_instance(name, call=None):
         salt-cloud -a show_instance controller
     """
     return _cloud().show_instance(name, call, _load, lambda n: dict(n, **_describe(n)), "this host")
+
+
+def clean_host(kwargs=None, call=None):  # pylint: disable=unused-argument
+    """
+    What a lab left on this host once it has no node (its nodes removed by
+    hand, or an older driver's teardown): the lab's bridges and routes, its
+    forwarding and NAT rules, its cgroup tree. Refused while a node exists.
+
+    CLI example:
+
+    .. code-block:: bash
+
+        salt-cloud -f clean_host local
+    """
+    _cloud().function(call, "clean_host")
+    with _host("host_lock")(_cloud()):
+        nodes = _all_nodes()
+        if nodes:
+            names = ", ".join(node["name"] for node in nodes)
+            raise SaltCloudSystemExit(f"nspawn: this host still has nodes ({names}): destroy them first")
+        _host("remove_host_network")(lab_networks(), rules=True)
+        for root in _host("cgroups")(""):
+            _host("remove_cgroup_tree")(os.path.dirname(root))
+    return {"cleaned": sorted(spec["bridge"] for spec in lab_networks().values())}
 
 
 def avail_images(call=None):

@@ -237,9 +237,13 @@ def ensure_host_network(cloud, nets):
         _iptables_ensure("filter", FORWARD_CHAIN, "-o", spec["bridge"], "-j", "DROP")
 
 
-def remove_host_network(nets):
-    """The bridges, routes and rules of the lab, when its last node is gone."""
-    for table, chain, hook in (("filter", FORWARD_CHAIN, "FORWARD"), ("nat", NAT_CHAIN, "POSTROUTING")):
+def remove_host_network(nets, rules=True):
+    """
+    The bridges and routes of these networks; with ``rules``, the lab's
+    forwarding and NAT rules too (when its last node is gone).
+    """
+    chains = (("filter", FORWARD_CHAIN, "FORWARD"), ("nat", NAT_CHAIN, "POSTROUTING")) if rules else ()
+    for table, chain, hook in chains:
         run("iptables", "-w", "-t", table, "-D", hook, "-j", chain, check=False)
         run("iptables", "-w", "-t", table, "-F", chain, check=False)
         run("iptables", "-w", "-t", table, "-X", chain, check=False)

@@ -9,6 +9,7 @@ capabilities listed.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -272,6 +273,43 @@ def test_a_failed_step_of_destroy_does_not_stop_the_others(state_dir, monkeypatc
     # the destroyed event only after a destroy that succeeded
     tags = [c.args[2] for c in nspawn.__utils__["cloud.fire_event"].call_args_list]
     assert tags == ["salt/cloud/compute1/destroying"]
+
+
+def test_each_bridge_goes_with_the_last_node_on_it(state_dir, monkeypatch):
+    nets = {
+        net: {"cidr": cidr, "gateway": None, "mtu": 1500, "bridge": f"sl-{net}", "public": False}
+        for net, cidr in (("mgmt", "192.168.1.0/24"), ("underlay", "192.168.2.0/24"))
+    }
+    for name, own in (("compute1", ("mgmt", "underlay")), ("storage", ("mgmt",))):
+        _record(state_dir, name, {})
+        record = json.loads((state_dir / "nodes" / name / "node.json").read_text())
+        record["networks"] = {net: nets[net] for net in own}
+        (state_dir / "nodes" / name / "node.json").write_text(json.dumps(record))
+    _fake_node_utils(monkeypatch, [])
+    removed = []
+    monkeypatch.setitem(
+        nspawn.__utils__, "nspawn_host.remove_host_network", lambda nets, rules: removed.append((sorted(nets), rules))
+    )
+    nspawn.destroy("compute1", call="action")
+    nspawn.destroy("storage", call="action")
+    # the underlay's bridge with compute1 (storage is not on it), the rest and the rules with the last node
+    assert removed == [(["underlay"], False), (["mgmt"], True)]
+
+
+def test_clean_host_only_without_nodes(state_dir, monkeypatch):
+    calls = []
+    _fake_node_utils(monkeypatch, calls)
+    removed = []
+    monkeypatch.setitem(
+        nspawn.__utils__, "nspawn_host.remove_host_network", lambda nets, rules: removed.append((sorted(nets), rules))
+    )
+    _record(state_dir, "compute1", {})
+    with pytest.raises(SaltCloudSystemExit, match=r"still has nodes \(compute1\): destroy them first"):
+        nspawn.clean_host(call="function")
+    assert removed == []
+    shutil.rmtree(state_dir / "nodes" / "compute1")
+    assert nspawn.clean_host(call="function") == {"cleaned": ["sl-mgmt", "sl-public", "sl-underlay"]}
+    assert removed == [(["mgmt", "public", "underlay"], True)] and calls == ["remove_cgroup_tree"]
 
 
 def test_stop_and_start_keep_the_overlay(state_dir, monkeypatch):
