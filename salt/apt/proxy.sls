@@ -1,11 +1,11 @@
 {%- from 'apt/map.jinja' import apt with context %}
-{%- from 'lib/lab.jinja' import lab, roles with context %}
-
-{%- if roles | select('in', apt.direct_roles) | list %}
+{#- the roles grain, not the lab's facts: a lab host has no lab model #}
+{%- if grains.get('roles', []) | select('in', apt.direct_roles) | list %}
 apt-proxy-config:
   file.absent:
     - name: {{ apt.proxy_config }}
 {%- else %}
+{%-   from 'lib/lab.jinja' import lab with context %}
 {%-   set cache_url = 'http://%s:%s' % (lab.controller_address, apt.cache.port) %}
 
 {#- All nodes apply their highstate at once: on a first run the controller

@@ -1,5 +1,6 @@
 {%- from 'users/map.jinja' import users with context %}
-{%- from 'lib/lab.jinja' import lab with context %}
+{#- the pillar's key, not the lab's facts: a lab host has no lab model #}
+{%- set public_key = salt['pillar.get']('saltlab:ssh_public_key') %}
 
 users-{{ users.name }}:
   user.present:
@@ -13,8 +14,8 @@ users-{{ users.name }}:
     operator's key there, which the bastion, tools/push and the SSH
     gateway use. Without the secrets the user exists but nobody logs in
     with the lab key. #}
-{%- if lab.get('ssh_public_key') %}
-{%-   set key = lab.ssh_public_key.split() %}
+{%- if public_key %}
+{%-   set key = public_key.split() %}
 
 users-{{ users.name }}-authorized-keys:
   ssh_auth.present:
