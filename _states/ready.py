@@ -63,6 +63,19 @@ def _wait(name, check, timeout, interval):
     return ret
 
 
+def _service_up(name, hosts):
+    """A check that the service ``name`` is up on one of ``hosts()`` ({host: up})."""
+
+    def check():
+        listed = hosts()
+        up = sorted(host for host, ok in listed.items() if ok)
+        if up:
+            return True, f"{name} is up on {', '.join(up)}"
+        return False, f"{name} up on some host (it is down on: {', '.join(sorted(listed)) or 'none yet'})"
+
+    return check
+
+
 def compute_service(name, timeout=1800, interval=10, cloud=None):
     """
     Nova's service ``name`` (nova-conductor, nova-scheduler) up and
@@ -70,14 +83,9 @@ def compute_service(name, timeout=1800, interval=10, cloud=None):
     must be able to list services: an admin, or a service user).
     """
 
-    def check():
-        hosts = __salt__["openstack.compute_services"](name, cloud=cloud)
-        up = sorted(host for host, ok in hosts.items() if ok)
-        if up:
-            return True, f"{name} is up on {', '.join(up)}"
-        return False, f"{name} up on some host (it is down on: {', '.join(sorted(hosts)) or 'none yet'})"
-
-    return _wait(name, check, timeout, interval)
+    return _wait(
+        name, _service_up(name, lambda: __salt__["openstack.compute_services"](name, cloud=cloud)), timeout, interval
+    )
 
 
 def volume_service(name, timeout=1800, interval=10, cloud=None):
@@ -88,14 +96,9 @@ def volume_service(name, timeout=1800, interval=10, cloud=None):
     API, database and message queue are too.
     """
 
-    def check():
-        hosts = __salt__["openstack.volume_services"](name, cloud=cloud)
-        up = sorted(host for host, ok in hosts.items() if ok)
-        if up:
-            return True, f"{name} is up on {', '.join(up)}"
-        return False, f"{name} up on some host (it is down on: {', '.join(sorted(hosts)) or 'none yet'})"
-
-    return _wait(name, check, timeout, interval)
+    return _wait(
+        name, _service_up(name, lambda: __salt__["openstack.volume_services"](name, cloud=cloud)), timeout, interval
+    )
 
 
 def compute_hosts(name, minimum=1, timeout=300, interval=5, cloud=None):
