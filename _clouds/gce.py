@@ -29,11 +29,9 @@ credentials' or the impersonated account's. The instances set
 logs in, also in a project that enables OS Login (a note says so); an
 organisation policy that requires OS Login is not supported.
 
-The master's external address (1:1 NAT outside the VM: its NIC never
-has it) is what the operator reaches: every node gets it as the grain
-``saltlab_proxy_address``, which the state tree's proxy address is
-(``salt/lib/lab.jinja``: the proxy's certificate, the URLs it rewrites to,
-the console URLs, the openrc files).
+The master's external address (1:1 NAT outside the VM) is what the
+operator reaches: every node gets it as the grain ``saltlab_proxy_address``
+(``salt/lib/lab.jinja``: the proxy's certificate and the URLs it hands out).
 
 Provider configuration (``cloud.providers.d/gce.conf``):
 
@@ -62,8 +60,6 @@ CLI examples:
 .. code-block:: bash
 
     salt-cloud -m maps/gce.yaml -P
-    salt-cloud -Q
-    salt-cloud -a show_instance controller
     salt-cloud -f create_lab_networks gce
     salt-cloud -f update_lab_firewall gce
     salt-cloud -m maps/gce.yaml -d
@@ -257,13 +253,7 @@ def _oslogin(conn, name):
     (``enable-oslogin: FALSE``) to use the ssh-keys metadata; an
     organisation policy requiring OS Login would override that.
     """
-    call = functools.partial(conn.projects.get, project=conn.project)
-    try:
-        project = _api().get(call, f"reading project {conn.project}")
-    except SaltCloudSystemExit:
-        return False  # no compute.projects.get: nothing known
-    items = {i.key: i.value for i in project.common_instance_metadata.items} if project else {}
-    if str(items.get("enable-oslogin", "")).strip().upper() != "TRUE":
+    if not _api().oslogin_enabled(conn):
         return False
     _cloud().progress(
         name,
@@ -505,10 +495,7 @@ def avail_locations(call=None):
         salt-cloud --list-locations gce
     """
     _cloud().function(call, "avail_locations")
-    conn = _api().connect()
-    with _api().doing("listing zones"):
-        zones = conn.zones.list(project=conn.project)
-        return {z.name: {"region": z.region.rsplit("/", 1)[-1], "status": z.status} for z in zones}
+    return _api().zones()
 
 
 def avail_sizes(call=None):
@@ -522,18 +509,10 @@ def avail_sizes(call=None):
         salt-cloud --list-sizes gce
     """
     _cloud().function(call, "avail_sizes")
-    zone, _region = _api().place()
-    conn = _api().connect()
-    with _api().doing(f"listing the machine types of zone {zone}"):
-        return {
-            m.name: {
-                "cpus": m.guest_cpus,
-                "memory_mb": m.memory_mb,
-                "description": m.description,
-                "nested_virtualization": _inst("nested_family")(m.name),
-            }
-            for m in conn.machine_types.list(project=conn.project, zone=zone)
-        }
+    return {
+        name: dict(spec, nested_virtualization=_inst("nested_family")(name))
+        for name, spec in _api().machine_types().items()
+    }
 
 
 def avail_images(call=None):
@@ -548,18 +527,7 @@ def avail_images(call=None):
         salt-cloud --list-images gce
     """
     _cloud().function(call, "avail_images")
-    conn = _api().connect()
-    images = {}
-    for project in _cloud().setting("image_projects"):
-        with _api().doing(f"listing the images of project {project}"):
-            for image in conn.images.list(project=project):
-                images[f"projects/{project}/global/images/{image.name}"] = {
-                    "name": image.name,
-                    "family": image.family,
-                    "status": image.status,
-                    "family_link": f"projects/{project}/global/images/family/{image.family}",
-                }
-    return images
+    return _api().images(_cloud().setting("image_projects"))
 
 
 # ---------------------------------------------------------------------------

@@ -64,7 +64,7 @@ def _load(name):
 
 # The machinery, and through it the table of kinds.
 sdk = _load("openstack_sdk")
-KINDS, REQUIRED = sdk.KINDS, sdk.REQUIRED
+KINDS = sdk.KINDS
 
 
 def __virtual__():
@@ -81,25 +81,6 @@ def _conn(cloud=None):
     if key not in __context__:
         __context__[key] = sdk.call(f"cloud {cloud}", sdk.sdk().connect, cloud=cloud)
     return __context__[key]
-
-
-def _doc(kind, verb):
-    """A generated function's docstring, with its CLI example."""
-    shown = ", ".join(field for field, spec in dict(kind.key, **kind.fields).items() if not spec.hidden)
-    waits = f" and wait until its {kind.status[0]} is {kind.status[1]}" if kind.status else ""
-    text = {
-        "get": f"{kind.doc}: a dict of its id, {shown}; None when there is none.",
-        "list": f"Every {kind.label} (of the scope given), as ``{kind.name}_get`` returns them.",
-        "find": f"The one {kind.label} whose fields match the filters (a list holding the value matches); "
-        "None when there is none, an error when several do.",
-        "create": f"Make the {kind.label} (references by name){waits}; it as ``{kind.name}_get`` returns it.",
-        "update": f"Set the fields given on the {kind.label} (references by name).",
-        "delete": f"Delete the {kind.label}" + (" and wait until it is gone." if kind.wait_gone else "."),
-    }[verb]
-    example = {"list": "", "find": "name=" + kind.example.split()[0]}.get(verb, kind.example)
-    if verb == "create":
-        example += "".join(f" {f}=..." for f, s in kind.fields.items() if s.default is REQUIRED and not s.hidden)
-    return f"{text}\n\n.. code-block:: bash\n\n    salt controller openstack.{kind.name}_{verb} {example}\n"
 
 
 def _generated(kind, verb, params):
@@ -126,7 +107,7 @@ def _generated(kind, verb, params):
 
     function.__name__ = function.__qualname__ = f"{kind.name}_{verb}"
     function.__signature__ = signature
-    function.__doc__ = _doc(kind, verb)
+    function.__doc__ = sdk.kinds.docstring(kind, verb)
     return function
 
 
@@ -239,6 +220,12 @@ def compute_hosts(cloud=None):
     }
 
 
+def _services_up(binary, listing):
+    """``{host: up and enabled}`` of a service listing's ``binary``."""
+    services = sdk.call(f"{binary} services", listing, binary=binary)
+    return {service.host: service.state == "up" and service.status == "enabled" for service in services}
+
+
 def compute_services(binary, cloud=None):
     """
     Nova's services of ``binary`` (nova-conductor, nova-scheduler,
@@ -249,8 +236,7 @@ def compute_services(binary, cloud=None):
 
         salt compute1 openstack.compute_services nova-conductor cloud=saltlab-nova
     """
-    services = sdk.call(f"{binary} services", _conn(cloud).compute.services, binary=binary)
-    return {service.host: service.state == "up" and service.status == "enabled" for service in services}
+    return _services_up(binary, _conn(cloud).compute.services)
 
 
 def volume_services(binary, cloud=None):
@@ -264,8 +250,7 @@ def volume_services(binary, cloud=None):
 
         salt storage openstack.volume_services cinder-scheduler cloud=saltlab-cinder
     """
-    services = sdk.call(f"{binary} services", _conn(cloud).block_storage.services, binary=binary)
-    return {service.host: service.state == "up" and service.status == "enabled" for service in services}
+    return _services_up(binary, _conn(cloud).block_storage.services)
 
 
 def image_create(

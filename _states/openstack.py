@@ -436,6 +436,15 @@ def image_present(
     )
 
 
+def _server_unusable(name, current):
+    """Why an existing server cannot be taken as it is (ERROR, or not settled), or None."""
+    if current is not None and current["status"] == "ERROR":
+        return f"server {name} is in ERROR: {current['fault']}"
+    if current is not None and current["status"] not in ("ACTIVE", "SHUTOFF"):
+        return f"server {name} is {current['status']}, neither ACTIVE nor SHUTOFF"
+    return None
+
+
 @_api_errors_fail
 def server_present(
     name,
@@ -466,20 +475,13 @@ def server_present(
             - flavor: m1.nano
             - network: demo-net
             - key_name: demo-key
-
-        demo2:
-          openstack.server_present:
-            - boot_volume: demo2-boot
-            - flavor: m1.nano
-            - network: demo-net
     """
     if (image is None) == (boot_volume is None):
         return _fail(name, f"server {name}: give an image or a boot volume, not both or neither")
     current = __salt__["openstack.server_get"](name, cloud=cloud)
-    if current is not None and current["status"] == "ERROR":
-        return _fail(name, f"server {name} is in ERROR: {current['fault']}")
-    if current is not None and current["status"] not in ("ACTIVE", "SHUTOFF"):
-        return _fail(name, f"server {name} is {current['status']}, neither ACTIVE nor SHUTOFF")
+    unusable = _server_unusable(name, current)
+    if unusable:
+        return _fail(name, unusable)
     options = {
         "key_name": key_name,
         "availability_zone": availability_zone,

@@ -329,6 +329,48 @@ class Api:
 
     # -- reading and waiting ----------------------------------------------------
 
+    def oslogin_enabled(self, conn):
+        """Whether the project's metadata enables OS Login (False when the project cannot be read)."""
+        call = functools.partial(conn.projects.get, project=conn.project)
+        try:
+            project = self.get(call, f"reading project {conn.project}")
+        except SaltCloudSystemExit:
+            return False  # no compute.projects.get: nothing known
+        items = {i.key: i.value for i in project.common_instance_metadata.items} if project else {}
+        return str(items.get("enable-oslogin", "")).strip().upper() == "TRUE"
+
+    def zones(self):
+        """The project's zones: ``{name: {"region", "status"}}``."""
+        conn = self.connect()
+        with self.doing("listing zones"):
+            zones = conn.zones.list(project=conn.project)
+            return {z.name: {"region": z.region.rsplit("/", 1)[-1], "status": z.status} for z in zones}
+
+    def machine_types(self):
+        """The machine types of the provider's zone: ``{name: {"cpus", "memory_mb", "description"}}``."""
+        zone, _region = self.place()
+        conn = self.connect()
+        with self.doing(f"listing the machine types of zone {zone}"):
+            types = conn.machine_types.list(project=conn.project, zone=zone)
+            return {
+                m.name: {"cpus": m.guest_cpus, "memory_mb": m.memory_mb, "description": m.description} for m in types
+            }
+
+    def images(self, projects):
+        """The images of these projects, by path, with their family's path."""
+        conn = self.connect()
+        found = {}
+        for project in projects:
+            with self.doing(f"listing the images of project {project}"):
+                for image in conn.images.list(project=project):
+                    found[f"projects/{project}/global/images/{image.name}"] = {
+                        "name": image.name,
+                        "family": image.family,
+                        "status": image.status,
+                        "family_link": f"projects/{project}/global/images/family/{image.family}",
+                    }
+        return found
+
     def get(self, call, doing, **kwargs):
         """
         A resource, or None when the API says it does not exist.

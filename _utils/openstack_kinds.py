@@ -461,6 +461,25 @@ KINDS = {
 }
 
 
+def docstring(kind, verb):
+    """The docstring of the execution module's ``<kind>_<verb>``, with its CLI example."""
+    shown = ", ".join(field for field, spec in dict(kind.key, **kind.fields).items() if not spec.hidden)
+    waits = f" and wait until its {kind.status[0]} is {kind.status[1]}" if kind.status else ""
+    text = {
+        "get": f"{kind.doc}: a dict of its id, {shown}; None when there is none.",
+        "list": f"Every {kind.label} (of the scope given), as ``{kind.name}_get`` returns them.",
+        "find": f"The one {kind.label} whose fields match the filters (a list holding the value matches); "
+        "None when there is none, an error when several do.",
+        "create": f"Make the {kind.label} (references by name){waits}; it as ``{kind.name}_get`` returns it.",
+        "update": f"Set the fields given on the {kind.label} (references by name).",
+        "delete": f"Delete the {kind.label}" + (" and wait until it is gone." if kind.wait_gone else "."),
+    }[verb]
+    example = {"list": "", "find": "name=" + kind.example.split()[0]}.get(verb, kind.example)
+    if verb == "create":
+        example += "".join(f" {f}=..." for f, s in kind.fields.items() if s.default is REQUIRED and not s.hidden)
+    return f"{text}\n\n.. code-block:: bash\n\n    salt controller openstack.{kind.name}_{verb} {example}\n"
+
+
 def signature(params, var_keyword=None):
     """An inspect.Signature of (name, default or REQUIRED) pairs, and ``**var_keyword``."""
     kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
