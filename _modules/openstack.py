@@ -79,7 +79,7 @@ def _conn(cloud=None):
     cloud = cloud or __salt__["config.get"]("openstack:cloud", DEFAULT_CLOUD)
     key = f"openstack.conn.{cloud}"
     if key not in __context__:
-        __context__[key] = sdk.call(f"cloud {cloud}", sdk.sdk().connect, cloud=cloud)
+        __context__[key] = sdk.Guarded(sdk.call(f"cloud {cloud}", sdk.sdk().connect, cloud=cloud), cloud)
     return __context__[key]
 
 

@@ -64,6 +64,22 @@ def call(what, func, *args, **kwargs):
         raise CommandExecutionError(f"{what}: {exc}") from exc
 
 
+class Guarded:
+    """
+    A connection whose services (``conn.compute``, ``conn.network``...) are
+    reached through ``call``: making a service's proxy authenticates and
+    finds its endpoint, which fails like any call (Keystone or the API not
+    answering yet) with one clear message, never a traceback.
+    """
+
+    def __init__(self, conn, cloud):
+        self._conn = conn
+        self._cloud = cloud
+
+    def __getattr__(self, name):
+        return call(f"the {name.replace('_', ' ')} API of cloud {self._cloud}", getattr, self._conn, name)
+
+
 def _what(kind, values):
     """How messages name it: ``subnet demo-subnet of network demo-net``."""
     text = " ".join([kind.label] + [str(values.get(field)) for field in kind.key])

@@ -6,6 +6,8 @@ scope, references by name, awaited statuses, and API failures (also on a
 listing's second page) as CommandExecutionError with the API's message.
 """
 
+import json
+import socket
 import sys
 from unittest.mock import patch
 
@@ -415,3 +417,36 @@ def test_generated_functions_have_signatures_and_cli_examples():
     assert "salt controller openstack.volume_get data1" in module.volume_get.__doc__
     with pytest.raises(TypeError):
         module.volume_get("data1", size=3)
+
+
+def test_keystone_not_answering_yet_is_a_message_not_a_traceback(tmp_path, monkeypatch):
+    """
+    As on a compute node whose first highstate runs while the controller
+    installs Keystone: making the compute proxy authenticates, and nothing
+    listens yet.
+    """
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        port = closed.getsockname()[1]
+    clouds = {
+        "clouds": {
+            "down": {
+                "auth": {
+                    "auth_url": f"http://127.0.0.1:{port}/v3",
+                    "username": "nova",
+                    "password": "x",
+                    "project_name": "service",
+                    "user_domain_name": "Default",
+                    "project_domain_name": "Default",
+                },
+                "identity_api_version": 3,
+                "api_timeout": 5,
+            }
+        }
+    }
+    (tmp_path / "clouds.yaml").write_text(json.dumps(clouds))
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(tmp_path / "clouds.yaml"))
+    with pytest.raises(CommandExecutionError, match=r"^the compute API of cloud down: Unable to establish connection"):
+        module.compute_services("nova-conductor", cloud="down")
+    with pytest.raises(CommandExecutionError, match=r"^the block storage API of cloud down: "):
+        module.volume_services("cinder-scheduler", cloud="down")
