@@ -79,7 +79,8 @@ def _conn(cloud=None):
     cloud = cloud or __salt__["config.get"]("openstack:cloud", DEFAULT_CLOUD)
     key = f"openstack.conn.{cloud}"
     if key not in __context__:
-        __context__[key] = sdk.Guarded(sdk.call(f"cloud {cloud}", sdk.sdk().connect, cloud=cloud), cloud)
+        conn = sdk.call(f"cloud {cloud}", sdk.sdk().connect, cloud=cloud)
+        __context__[key] = sdk.Guarded(conn, cloud, forget=lambda: __context__.pop(key, None))
     return __context__[key]
 
 

@@ -69,15 +69,25 @@ class Guarded:
     A connection whose services (``conn.compute``, ``conn.network``...) are
     reached through ``call``: making a service's proxy authenticates and
     finds its endpoint, which fails like any call (Keystone or the API not
-    answering yet) with one clear message, never a traceback.
+    answering yet) with one clear message, never a traceback; ``forget()``
+    then drops the connection, so that the next call makes a new one.
     """
 
-    def __init__(self, conn, cloud):
+    def __init__(self, conn, cloud, forget=None):
         self._conn = conn
         self._cloud = cloud
+        self._forget = forget
 
     def __getattr__(self, name):
-        return call(f"the {name.replace('_', ' ')} API of cloud {self._cloud}", getattr, self._conn, name)
+        try:
+            return call(f"the {name.replace('_', ' ')} API of cloud {self._cloud}", getattr, self._conn, name)
+        except CommandExecutionError:
+            # the token keeps the catalog it was issued with: a service
+            # registered since (a first highstate of every node at once) is
+            # found only by a new connection
+            if self._forget:
+                self._forget()
+            raise
 
 
 def _what(kind, values):

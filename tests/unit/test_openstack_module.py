@@ -450,3 +450,18 @@ def test_keystone_not_answering_yet_is_a_message_not_a_traceback(tmp_path, monke
         module.compute_services("nova-conductor", cloud="down")
     with pytest.raises(CommandExecutionError, match=r"^the block storage API of cloud down: "):
         module.volume_services("cinder-scheduler", cloud="down")
+
+
+def test_a_service_registered_after_the_first_token_is_found_by_the_next_call(api, monkeypatch):
+    """
+    The token keeps the catalog it was issued with: on a first highstate a
+    compute node may authenticate before Nova's endpoint exists.
+    """
+    import fakes.openstack_api as fake  # noqa: PLC0415
+
+    full = list(fake.CATALOG)
+    monkeypatch.setattr(fake, "CATALOG", [entry for entry in full if entry[0] != "compute"])
+    with pytest.raises(CommandExecutionError, match=r"^the compute API of cloud fake-admin: "):
+        module.compute_services("nova-conductor")
+    monkeypatch.setattr(fake, "CATALOG", full)
+    assert module.compute_services("nova-conductor") == {}
