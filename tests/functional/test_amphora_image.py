@@ -41,6 +41,8 @@ AMPHORA_ID = "5a1c7e57-0000-4000-8000-00000000a001"
 
 pytestmark = [
     pytest.mark.slow,
+    # Octavia's, whose lab is not on main yet: make test-all
+    pytest.mark.opt_in,
     pytest.mark.skipif(
         not shutil.which("qemu-system-x86_64"),
         reason="QEMU is missing (tools/install-host-deps --tests installs it)",
