@@ -171,10 +171,28 @@ def _deploy(cloud, vm_, plan):
         name,
         f"deploying Salt over SSH to {plan['user']}@{vm_['ssh_host']}" + (f" via {gateway}" if gateway else ""),
     )
-    ret = cloud.utils["cloud.bootstrap"](vm_, cloud.opts)
+    ret = _bootstrap(cloud, vm_, name)
     if make_master:
         publish_master(cloud, name, vm_["ssh_host"], plan["keyfile"], plan["user"])
     return ret
+
+
+def _bootstrap(cloud, vm_, name, tries=3, pause=5):
+    """
+    salt-cloud's bootstrap; a command whose SSH connection failed (exit
+    code 255: seen once on a node just booted, right after its first login
+    succeeded) is tried again, with the whole bootstrap (its steps can be
+    repeated).
+    """
+    for attempt in range(1, tries + 1):
+        try:
+            return cloud.utils["cloud.bootstrap"](vm_, cloud.opts)
+        except SaltCloudSystemExit as exc:
+            if not str(exc).endswith("failed. Exit code: 255") or attempt == tries:
+                raise
+            cloud.progress(name, f"SSH lost its connection ({exc}); trying again in {pause} s")
+            time.sleep(pause)
+    return None
 
 
 def publish_master(cloud, name, host, keyfile, user):

@@ -14,6 +14,7 @@ from unittest.mock import MagicMock, call
 
 import pytest
 import saltlab_model
+import saltlab_node
 from salt.exceptions import SaltCloudConfigError, SaltCloudSystemExit
 
 import saltlab_cloud
@@ -146,6 +147,24 @@ def test_a_failed_create_removes_what_it_made_and_fires_no_created_event(cloud, 
     assert driver.calls == ["check", "make", "remove"] and driver.made == {}
     assert [t for t, _ in tags(cloud)] == ["salt/cloud/controller/creating"]
     assert "controller" not in (tmp_path / "var/ssh/known_hosts").read_text()
+
+
+def test_a_connection_ssh_lost_is_tried_again_other_failures_are_not(cloud, monkeypatch):
+    monkeypatch.setattr(saltlab_node.time, "sleep", lambda seconds: None)
+    lost = SaltCloudSystemExit("Command 'ssh root@h mkdir' failed. Exit code: 255")
+    cloud.utils["cloud.bootstrap"].side_effect = [lost, {"deployed": True, "deploy_kwargs": {}}]
+    assert cloud.create(vm("controller"), Driver(cloud).ops())["deployed"] is True
+    assert cloud.utils["cloud.bootstrap"].call_count == 2
+    cloud.utils["cloud.bootstrap"].reset_mock()
+    cloud.utils["cloud.bootstrap"].side_effect = [lost, lost, lost]
+    with pytest.raises(SaltCloudSystemExit, match="Exit code: 255"):
+        cloud.create(vm("storage"), Driver(cloud).ops())
+    assert cloud.utils["cloud.bootstrap"].call_count == 3
+    cloud.utils["cloud.bootstrap"].reset_mock()
+    cloud.utils["cloud.bootstrap"].side_effect = SaltCloudSystemExit("Command 'sh deploy.sh' failed. Exit code: 1")
+    with pytest.raises(SaltCloudSystemExit, match="Exit code: 1$"):
+        cloud.create(vm("compute1"), Driver(cloud).ops())
+    assert cloud.utils["cloud.bootstrap"].call_count == 1
 
 
 def test_a_bad_node_is_refused_before_any_event(cloud):
