@@ -221,9 +221,19 @@ def compute_hosts(cloud=None):
     }
 
 
-def _services_up(binary, listing):
-    """``{host: up and enabled}`` of a service listing's ``binary``."""
-    services = sdk.call(f"{binary} services", listing, binary=binary)
+def _services_up(binary, cloud, proxy):
+    """
+    ``{host: up and enabled}`` of a service listing's ``binary``. A failure
+    drops the connection: its token keeps the roles it was issued with,
+    which a first highstate of every node at once may have caught before
+    the service user had them.
+    """
+    conn = _conn(cloud)
+    try:
+        services = sdk.call(f"{binary} services", getattr(conn, proxy).services, binary=binary)
+    except CommandExecutionError:
+        conn.forget()
+        raise
     return {service.host: service.state == "up" and service.status == "enabled" for service in services}
 
 
@@ -237,7 +247,7 @@ def compute_services(binary, cloud=None):
 
         salt compute1 openstack.compute_services nova-conductor cloud=saltlab-nova
     """
-    return _services_up(binary, _conn(cloud).compute.services)
+    return _services_up(binary, cloud, "compute")
 
 
 def volume_services(binary, cloud=None):
@@ -251,7 +261,7 @@ def volume_services(binary, cloud=None):
 
         salt storage openstack.volume_services cinder-scheduler cloud=saltlab-cinder
     """
-    return _services_up(binary, _conn(cloud).block_storage.services)
+    return _services_up(binary, cloud, "block_storage")
 
 
 def image_create(

@@ -85,9 +85,13 @@ class Guarded:
             # the token keeps the catalog it was issued with: a service
             # registered since (a first highstate of every node at once) is
             # found only by a new connection
-            if self._forget:
-                self._forget()
+            self.forget()
             raise
+
+    def forget(self):
+        """Drop this connection: the next call makes a new one (a new token)."""
+        if self._forget:
+            self._forget()
 
 
 def _what(kind, values):

@@ -465,3 +465,17 @@ def test_a_service_registered_after_the_first_token_is_found_by_the_next_call(ap
         module.compute_services("nova-conductor")
     monkeypatch.setattr(fake, "CATALOG", full)
     assert module.compute_services("nova-conductor") == {}
+
+
+def test_a_service_listing_refused_is_asked_again_with_a_new_token(api):
+    """
+    A token keeps the roles it was issued with: a compute node that
+    authenticated before Nova's service user had its role is refused until
+    it asks for a new one.
+    """
+    module.compute_services("nova-conductor")  # a connection, its token
+    api.fail("GET", r"os-services", 403, "Policy does not allow it")
+    with pytest.raises(CommandExecutionError, match="nova-conductor services: .*Policy does not allow it"):
+        module.compute_services("nova-conductor")
+    assert not [key for key in module.__context__ if key.startswith("openstack.conn.")]
+    assert module.compute_services("nova-conductor") == {}
