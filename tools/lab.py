@@ -311,7 +311,8 @@ class Lab:
         try:
             returns = json.loads(returns)
         except ValueError:
-            raise RuntimeError(f"state.apply on the master returned no JSON: {returns[-2000:]}") from None
+            tail = returns.strip()[-2000:] or "nothing (the connection to the master ended first)"
+            raise RuntimeError(f"state.apply on the master returned no JSON: {tail}") from None
         states = {m: list(r.values()) if isinstance(r, dict) else r for m, r in returns.items()}
         return states, proc.returncode
 
@@ -528,4 +529,8 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    try:
+        main()
+    except RuntimeError as exc:
+        # what the lab answered, in one message: no traceback
+        sys.exit(f"tools/lab.py: {exc}")
