@@ -113,3 +113,15 @@ def horizon_as_demo(lab, profile_dir, screenshot):
         ARTEFACTS.mkdir(parents=True, exist_ok=True)
         browser.save_screenshot(str(ARTEFACTS / screenshot))
         browser.quit()
+
+
+def assert_highstate_refused(lab, node, pillar, key):
+    """
+    A highstate of `node` with this pillar stops before any state runs: its
+    return is a list of render errors, each naming `key`.
+    """
+    returns, code = lab.salt(node, "state.apply", f"pillar={json.dumps(pillar)}", "--timeout=600")
+    assert code != 0
+    errors = returns[node]
+    assert isinstance(errors, list) and errors, errors
+    assert all(isinstance(e, str) and key in e for e in errors), errors

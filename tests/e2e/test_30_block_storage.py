@@ -21,7 +21,7 @@ import re
 import secrets
 
 import pytest
-from labcheck import horizon_as_demo, proxy_address, wait_until
+from labcheck import assert_highstate_refused, horizon_as_demo, proxy_address, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -257,8 +257,4 @@ def test_after_the_storage_node_reboots_volumes_still_attach(lab, cloud):
     ids=["osd-too-small", "no-quota", "unknown-backend"],
 )
 def test_bad_storage_pillar_stops_the_highstate_before_any_change(lab, pillar, key):
-    returns, code = lab.salt("storage", "state.apply", f"pillar={json.dumps(pillar)}", "--timeout=600")
-    assert code != 0
-    errors = returns["storage"]
-    assert isinstance(errors, list) and errors, errors
-    assert all(isinstance(e, str) and key in e for e in errors), errors
+    assert_highstate_refused(lab, "storage", pillar, key)
