@@ -500,10 +500,11 @@ def clean_host(kwargs=None, call=None):  # pylint: disable=unused-argument
         if nodes:
             names = ", ".join(node["name"] for node in nodes)
             raise SaltCloudSystemExit(f"nspawn: this host still has nodes ({names}): destroy them first")
-        _host("remove_host_network")(lab_networks(), rules=True)
+        nets = lab_networks()
+        _host("remove_host_network")(nets, rules=True)
         for root in _host("cgroups")(""):
             _host("remove_cgroup_tree")(os.path.dirname(root))
-    return {"cleaned": sorted(spec["bridge"] for spec in lab_networks().values())}
+    return {"cleaned": sorted(spec["bridge"] for spec in nets.values())}
 
 
 def avail_images(call=None):
