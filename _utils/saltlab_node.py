@@ -192,7 +192,6 @@ def _bootstrap(cloud, vm_, name, tries=3, pause=5):
                 raise
             cloud.progress(name, f"SSH lost its connection ({exc}); trying again in {pause} s")
             time.sleep(pause)
-    return None
 
 
 def publish_master(cloud, name, host, keyfile, user):
