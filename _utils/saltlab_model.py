@@ -133,9 +133,6 @@ def _check_networks(model):
         spec["mtu"] = _integer(spec.get("mtu"), f"{key}:mtu", *MTU_RANGE)
         if spec.get("gateway") is not None:
             _address_in(spec["gateway"], net, f"{key}:gateway")
-        for other, seen in networks.items():
-            if net.overlaps(ipaddress.IPv4Network(seen["cidr"])):
-                _fail(key + ":cidr", f"{net} overlaps networks:{other}:cidr {seen['cidr']}")
         for purpose in PURPOSES:
             if spec.get(purpose) is True:
                 if purpose in purposes:
@@ -143,12 +140,29 @@ def _check_networks(model):
                 purposes[purpose] = name
                 spec["purpose"] = purpose
         networks[name] = spec
+    _check_overlaps(networks)
     for purpose in PURPOSES:
         if purpose not in purposes:
             _fail("networks", f"no network is marked `{purpose}: true`")
     path = networks[purposes["underlay"]]["mtu"]
     mtus = {"path": path, "physnet": path - VXLAN_OVERHEAD, "vxlan_overhead": VXLAN_OVERHEAD}
     model.update(networks=networks, purposes=purposes, mtus=mtus)
+
+
+def _check_overlaps(networks):
+    """
+    No two networks overlap. The pair is named the same whatever the order
+    of the mapping (a pillar's is not the file's): the key is the network
+    later in the order of purposes (public, management, underlay, then the
+    others by name), the message names the other.
+    """
+    rank = {purpose: index for index, purpose in enumerate(PURPOSES)}
+    ordered = sorted(networks, key=lambda name: (rank.get(networks[name].get("purpose"), len(rank)), name))
+    for index, name in enumerate(ordered):
+        net = ipaddress.IPv4Network(networks[name]["cidr"])
+        for other in ordered[:index]:
+            if net.overlaps(ipaddress.IPv4Network(networks[other]["cidr"])):
+                _fail(f"networks:{name}:cidr", f"{net} overlaps networks:{other}:cidr {networks[other]['cidr']}")
 
 
 def _check_external(model):

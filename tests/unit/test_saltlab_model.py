@@ -131,6 +131,16 @@ def test_a_model_that_cannot_build_a_lab_names_the_key(raw, path, value, message
     assert "\n" not in str(error.value)
 
 
+@pytest.mark.parametrize("order", [("public", "mgmt", "underlay"), ("underlay", "public", "mgmt")])
+def test_overlapping_networks_are_named_alike_in_any_order(raw, order):
+    # a pillar's mapping is not in the file's order (seen on a lab's master)
+    changed = edit(raw, "networks:underlay:cidr", raw["networks"]["mgmt"]["cidr"])
+    changed["networks"] = {name: changed["networks"][name] for name in order}
+    with pytest.raises(saltlab_model.ModelError) as error:
+        saltlab_model.check(changed)
+    assert str(error.value) == "model networks:underlay:cidr: 192.168.1.0/24 overlaps networks:mgmt:cidr 192.168.1.0/24"
+
+
 def test_an_unreadable_model_is_one_line(tmp_path):
     with pytest.raises(saltlab_model.ModelError, match="cannot be read: No such file or directory"):
         saltlab_model.load(tmp_path / "model.yaml")
