@@ -28,7 +28,6 @@ tests/tempest/known-failures.txt does not list.
 import argparse
 import configparser
 import hashlib
-import io
 import json
 import os
 import pathlib
@@ -40,9 +39,24 @@ import sys
 import time
 import xml.etree.ElementTree as ET
 
+import jinja2
 import yaml
 
 from lab import Lab
+from tempest_lab import (
+    EXTERNAL,
+    PREFIX,
+    ensure_external,
+    ensure_flavors,
+    ensure_image,
+    external_network,
+    leftovers,
+    load_model,
+    neutron_physnet,
+    physnet_mtu,
+    purge,
+    say,
+)
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 LISTS = REPO / "tests" / "tempest"
@@ -57,21 +71,6 @@ ARTEFACTS = REPO / "var" / "artefacts"
 SETS = ("smoke", "full-api")
 # the master's copy of the pillar (tools/push): what the highstate deploys
 MASTER_PILLAR = "/srv/saltlab/pillar"
-
-# What tempest creates starts with this (resource_name_prefix); what this
-# tool creates starts with NAME, which tempest's cleanup never matches.
-PREFIX = "tempest"
-NAME = "saltlab-verify"
-IMAGE = NAME
-# two flavors: resize goes from the first to the second (TCG: tiny guests)
-FLAVORS = (
-    {"name": f"{NAME}-nano", "vcpus": 1, "ram": 128, "disk": 1},
-    {"name": f"{NAME}-micro", "vcpus": 1, "ram": 192, "disk": 1},
-)
-# the demo's external network (salt/demo/defaults.yaml): reused, or made
-# as the demo makes it, so that either can come first
-EXTERNAL = {"network": "external", "subnet": "external-subnet", "pool": (100, 199)}
-TEST_IMAGE = REPO / "var" / "test-image" / "saltlab-test.img"
 
 # Which of the lab's services (pillar saltlab:services, the model's catalog
 # names) a tempest test belongs to, by its module: test ids under a prefix
@@ -92,10 +91,6 @@ AREAS = (
 AVAILABLE = ("glance", "nova", "neutron", "cinder", "swift")
 # generous: servers boot under QEMU TCG on a small host
 BUILD_TIMEOUT = 900
-
-
-def say(message):
-    print(f">> {message}", file=sys.stderr, flush=True)
 
 
 # --- the lab's facts ----------------------------------------------------
@@ -207,274 +202,33 @@ def tempest_bin(name):
     return path
 
 
-# --- what tempest needs in the lab ----------------------------------------
-
-
-def file_sha512(path):
-    digest = hashlib.sha512()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def ensure_image(conn, lab):
-    """The test guest (tools/build-test-image) as public image saltlab-verify, replaced when the file changes."""
-    lab.run([REPO / "tools" / "build-test-image"], capture=False)
-    want = file_sha512(TEST_IMAGE)
-    keep = None
-    for image in conn.image.images(name=IMAGE):
-        if keep is None and image.status == "active" and image.hash_value == want:
-            keep = image
-        else:
-            say(f"deleting image {image.name} {image.id} (another build, or not active)")
-            conn.image.delete_image(image, ignore_missing=True)
-    if keep is None:
-        say(f"uploading {TEST_IMAGE.resolve()} as image {IMAGE}")
-        keep = conn.image.create_image(
-            name=IMAGE,
-            filename=str(TEST_IMAGE.resolve()),
-            disk_format="raw",
-            container_format="bare",
-            visibility="public",
-            wait=True,
-            timeout=600,
-        )
-    return keep.id
-
-
-def ensure_flavors(conn):
-    ids = []
-    for spec in FLAVORS:
-        flavor = conn.compute.find_flavor(spec["name"], ignore_missing=True)
-        if flavor is not None and (flavor.vcpus, flavor.ram, flavor.disk) != (spec["vcpus"], spec["ram"], spec["disk"]):
-            say(f"flavor {spec['name']} differs: replacing it")
-            conn.compute.delete_flavor(flavor)
-            flavor = None
-        if flavor is None:
-            say(f"creating flavor {spec['name']}")
-            flavor = conn.compute.create_flavor(id=spec["name"], is_public=True, **spec)
-        ids.append(flavor.id)
-    return ids
-
-
-def external_network(model, physnet, mtu):
-    """The demo's external network and subnet, from the model's `external:`."""
-    import ipaddress  # pylint: disable=import-outside-toplevel
-
-    net = ipaddress.ip_network(model["external"]["cidr"])
-    first, last = EXTERNAL["pool"]
-    return {
-        "network": {
-            "name": EXTERNAL["network"],
-            "provider_network_type": "flat",
-            "provider_physical_network": physnet,
-            "is_router_external": True,
-            "is_shared": False,
-            "mtu": mtu,
-        },
-        "subnet": {
-            "name": EXTERNAL["subnet"],
-            "cidr": str(net),
-            "gateway_ip": model["external"]["gateway"],
-            "enable_dhcp": False,
-            "ip_version": 4,
-            "allocation_pools": [{"start": str(net[first]), "end": str(net[last])}],
-        },
-    }
-
-
-def ensure_external(conn, spec):
-    network = conn.network.find_network(spec["network"]["name"], ignore_missing=True)
-    if network is None:
-        say(f"creating the external network {spec['network']['name']}")
-        network = conn.network.create_network(**spec["network"])
-    elif not network.is_router_external:
-        raise SystemExit(f"verify: network {network.name} exists but is not external")
-    if conn.network.find_subnet(spec["subnet"]["name"], network_id=network.id, ignore_missing=True) is None:
-        say(f"creating subnet {spec['subnet']['name']}")
-        conn.network.create_subnet(network_id=network.id, **spec["subnet"])
-    return network.id
-
-
-def physnet_mtu(model):
-    """Neutron's physnet MTU as the formulas compute it: the underlay's less VXLAN's 50."""
-    underlay = next(n for n in model["networks"].values() if n.get("underlay"))
-    return underlay["mtu"] - 50
-
-
-def load_model():
-    return yaml.safe_load((REPO / "pillar" / "model.yaml").read_text())
-
-
-def neutron_physnet():
-    return yaml.safe_load((REPO / "salt" / "neutron" / "defaults.yaml").read_text())["neutron"]["physnet"]
-
-
 # --- tempest.conf -------------------------------------------------------------
 
 
 def tempest_conf(facts):
     """
-    tempest.conf as a ConfigParser from the lab's facts: {services,
-    auth_url, ca, admin_password, region, image, flavors, external_id,
-    computes, compute_microversions, extensions, workspace}.
+    tempest.conf's text (tools/tempest.conf.jinja) from the lab's facts:
+    {services, auth_url, ca, admin_password, region, catalog_types, image,
+    flavors, external_id, computes, compute_microversions, extensions,
+    workspace}.
     """
-    services = facts["services"]
-    conf = configparser.ConfigParser(interpolation=None)
-    conf.optionxform = str
-
-    def section(name, **options):
-        conf[name] = {k: v if isinstance(v, str) else json.dumps(v) for k, v in options.items()}
-
-    section(
-        "DEFAULT",
-        log_file="tempest.log",
-        log_dir=str(facts["workspace"] / "logs"),
-        use_stderr="false",
-        resource_name_prefix=PREFIX,
-        # not record_resources: tempest 47.0.0's recorder fails the test on a
-        # POST that answers JSON null (Neutron's network-to-DHCP-agent)
-        record_resources="false",
+    template = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(REPO / "tools"), undefined=jinja2.StrictUndefined, keep_trailing_newline=True
+    ).get_template("tempest.conf.jinja")
+    return template.render(
+        facts,
+        prefix=PREFIX,
+        available=AVAILABLE,
+        build_timeout=BUILD_TIMEOUT,
+        external_network=EXTERNAL["network"],
     )
-    section(
-        "auth",
-        use_dynamic_credentials="true",
-        create_isolated_networks="true" if "neutron" in services else "false",
-        admin_username="admin",
-        admin_password=facts["admin_password"],
-        admin_project_name="admin",
-        admin_domain_name="Default",
-        default_credentials_domain_name="Default",
-    )
-    section(
-        "identity",
-        uri_v3=facts["auth_url"],
-        auth_version="v3",
-        region=facts["region"],
-        v3_endpoint_type="public",
-        ca_certificates_file=str(facts["ca"]),
-        disable_ssl_certificate_validation="false",
-    )
-    section(
-        "identity-feature-enabled",
-        application_credentials="true",
-        access_rules="true",
-        trust="true",
-        project_tags="true",
-        # Keystone's PCI-DSS options are not set in the lab
-        security_compliance="false",
-    )
-    section(
-        "service_available",
-        **{name: "true" if name in services else "false" for name in AVAILABLE},
-        horizon="false",
-    )
-    section("validation", run_validation="false")
-    if "glance" in services:
-        section("image", build_timeout=str(BUILD_TIMEOUT), region=facts["region"], endpoint_type="public")
-        # web-download fetches a URL from the internet, which the lab cannot reach
-        section("image-feature-enabled", api_v2="true", import_image="false")
-    if "nova" in services:
-        nano, micro = facts["flavors"]
-        section(
-            "compute",
-            region=facts["region"],
-            endpoint_type="public",
-            image_ref=facts["image"],
-            image_ref_alt=facts["image"],
-            flavor_ref=nano,
-            flavor_ref_alt=micro,
-            build_timeout=str(BUILD_TIMEOUT),
-            build_interval="3",
-            min_compute_nodes=str(facts["computes"]),
-            min_microversion=facts["compute_microversions"][0],
-            max_microversion=facts["compute_microversions"][1],
-        )
-        section(
-            "compute-feature-enabled",
-            # resize and migration copy the disk to another compute node over
-            # SSH as nova, which the lab does not set up (tests/tempest/exclude.txt)
-            resize="false",
-            cold_migration="false",
-            live_migration="false",
-            block_migration_for_live_migration="false",
-            console_output="true",
-            vnc_console="true",
-            spice_console="false",
-            serial_console="false",
-            rescue="true",
-            suspend="true",
-            pause="true",
-            shelve="true",
-            snapshot="true",
-            interface_attach="true",
-            metadata_service="true",
-            # the test guest reads no config drive
-            config_drive="false",
-            # removed from the API (2.57) and the guest has no agent
-            personality="false",
-            change_password="false",
-            # encrypted volumes need a key manager (Barbican), which the lab
-            # does not deploy; swapping and multi-attaching volumes are not
-            # enabled in its Cinder (one RBD backend, no multiattach type)
-            attach_encrypted_volume="false",
-            swap_volume="false",
-            volume_multiattach="false",
-        )
-    if "cinder" in services:
-        section(
-            "volume",
-            region=facts["region"],
-            endpoint_type="public",
-            # the model's catalog type for Cinder's v3 API (block-storage)
-            catalog_type=facts["catalog_types"]["cinder"],
-            build_timeout=str(BUILD_TIMEOUT),
-            build_interval="3",
-            storage_protocol="ceph",
-            volume_size="1",
-        )
-        section(
-            "volume-feature-enabled",
-            # the lab runs no cinder-backup, and one backend
-            backup="false",
-            multi_backend="false",
-            snapshot="true",
-            clone="true",
-            manage_volume="false",
-            manage_snapshot="false",
-        )
-    if "neutron" in services:
-        section(
-            "network",
-            region=facts["region"],
-            endpoint_type="public",
-            public_network_id=facts["external_id"],
-            floating_network_name=EXTERNAL["network"],
-            # tenant networks are reached only through floating IPs
-            project_networks_reachable="false",
-            build_timeout=str(BUILD_TIMEOUT),
-        )
-        section(
-            "network-feature-enabled",
-            api_extensions=",".join(sorted(facts["extensions"])),
-            ipv6="true",
-            port_security="true",
-            floating_ips="true",
-        )
-    if "placement" in services:
-        section("placement", region=facts["region"], endpoint_type="public")
-    return conf
 
 
-def write_conf(conf, path=CONF):
-    buffer = io.StringIO()
-    buffer.write("# written by tools/verify.py config from the running lab; do not edit\n")
-    conf.write(buffer)
+def write_conf(text, path=CONF):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # the admin's password
     with os.fdopen(fd, "w") as fh:
-        fh.write(buffer.getvalue())
+        fh.write(text)
     os.chmod(path, 0o600)
 
 
@@ -629,131 +383,30 @@ def run_tempest(argv):
         raise
 
 
-def cleanup(lab=None):
+def cleanup(lab):
     """
-    Remove what tempest made: the servers and network resources of its
-    projects (purge), then whatever carries its prefix (`tempest cleanup
-    --prefix`: the dynamic credentials' projects and users above all,
-    flavors, images...), then what that orphaned; then list what is left.
+    Remove what tempest made in the services `config` found: the servers,
+    volumes and network resources of its projects (purge), then whatever
+    carries its prefix (`tempest cleanup --prefix`: the dynamic
+    credentials' projects and users above all, flavors, images...), then
+    what that orphaned; then list what is left.
     """
     if not CONF.exists():
         say("no tempest.conf: nothing to clean")
         return []
-    lab = lab or Lab(echo=False)
+    services = configured_services()
     conn = lab.connect("admin")
-    purge(conn)
+    purge(conn, services)
     proc = run_in_workspace([tempest_bin("tempest"), "cleanup", "--prefix", PREFIX], check=False, capture=True)
     (WORKSPACE / "logs").mkdir(exist_ok=True)
     (WORKSPACE / "logs" / "cleanup.log").write_text(proc.stdout + proc.stderr)
-    purge(conn)
-    left = leftovers(lab)
+    purge(conn, services)
+    left = leftovers(conn, services)
     if left:
         say(f"left after tempest cleanup: {left}")
     else:
         say("no tempest leftovers in the lab")
     return left
-
-
-def purge(conn):
-    """
-    Delete, in the order Neutron and Nova need, the servers and network
-    resources that are tempest's: named with its prefix, in one of its
-    projects, or in a project that no longer exists (a run interrupted
-    after its project was deleted). tempest cleanup deletes projects
-    before what they hold, and leaves unnamed resources (ports, floating
-    IPs, router interfaces) when it goes by prefix.
-    """
-    services = {s.type for s in conn.identity.services()}
-    projects = {p.id: p.name for p in conn.identity.projects()}
-
-    def ours(item):
-        project = getattr(item, "project_id", None)
-        if project and (project not in projects or projects[project].startswith(PREFIX)):
-            return True
-        return (getattr(item, "name", None) or "").startswith(PREFIX)
-
-    def attempt(what, call, *args, **kwargs):
-        try:
-            call(*args, **kwargs)
-            say(f"deleted {what}")
-        except Exception as exc:  # one failure must not stop the rest
-            say(f"could not delete {what}: {exc}")
-
-    if "compute" in services:
-        servers = [s for s in conn.compute.servers(all_projects=True) if ours(s)]
-        for server in servers:
-            attempt(f"server {server.name}", conn.compute.delete_server, server, force=True)
-        for server in servers:
-            attempt(f"(waited for) server {server.name}", conn.compute.wait_for_delete, server, wait=300)
-    if "network" not in services:
-        return
-    for ip in [i for i in conn.network.ips() if ours(i)]:
-        attempt(f"floating IP {ip.floating_ip_address}", conn.network.delete_ip, ip)
-    for router in [r for r in conn.network.routers() if ours(r)]:
-        for port in conn.network.ports(device_id=router.id):
-            if port.device_owner.startswith("network:router_interface"):
-                attempt(
-                    f"interface {port.id} of router {router.name}",
-                    conn.network.remove_interface_from_router,
-                    router,
-                    port_id=port.id,
-                )
-        attempt(f"router {router.name}", conn.network.delete_router, router)
-    for port in [p for p in conn.network.ports() if ours(p) and not p.device_owner.startswith("network:")]:
-        attempt(f"port {port.id}", conn.network.delete_port, port)
-    for subnet in [s for s in conn.network.subnets() if ours(s)]:
-        attempt(f"subnet {subnet.name or subnet.id}", conn.network.delete_subnet, subnet)
-    for network in [n for n in conn.network.networks() if ours(n)]:
-        attempt(f"network {network.name or network.id}", conn.network.delete_network, network)
-    for group in [g for g in conn.network.security_groups() if ours(g)]:
-        attempt(f"security group {group.name} {group.id}", conn.network.delete_security_group, group)
-
-
-def leftovers(lab):
-    """What of tempest's is still in the lab: {kind: [name or id]} (empty when clean)."""
-    conn = lab.connect("admin")
-    found = {}
-    projects = {p.id: p.name for p in conn.identity.projects()}
-
-    def tempests(kind, items, label=lambda i: i.name):
-        names = [label(i) for i in items]
-        if names:
-            found[kind] = names
-
-    tempests("projects", [p for p in conn.identity.projects() if p.name.startswith(PREFIX)])
-    tempests("users", [u for u in conn.identity.users() if u.name.startswith(PREFIX)])
-    tempests("domains", [d for d in conn.identity.domains() if d.name.startswith(PREFIX)])
-    tempests("roles", [r for r in conn.identity.roles() if r.name.startswith(PREFIX)])
-    if any(s.type == "image" for s in conn.identity.services()):
-        tempests("images", [i for i in conn.image.images() if (i.name or "").startswith(PREFIX)])
-    if any(s.type == "compute" for s in conn.identity.services()):
-        tempests(
-            "servers",
-            [
-                s
-                for s in conn.compute.servers(all_projects=True)
-                if s.project_id not in projects or s.name.startswith(PREFIX)
-            ],
-        )
-        tempests("flavors", [f for f in conn.compute.flavors(is_public=None) if f.name.startswith(PREFIX)])
-    if any(s.type == "network" for s in conn.identity.services()):
-        for kind, items in (
-            ("networks", conn.network.networks()),
-            ("routers", conn.network.routers()),
-            ("ports", conn.network.ports()),
-            ("floating IPs", conn.network.ips()),
-            ("security groups", conn.network.security_groups()),
-        ):
-            tempests(
-                kind,
-                [
-                    i
-                    for i in items
-                    if (i.project_id and i.project_id not in projects) or (i.name or "").startswith(PREFIX)
-                ],
-                label=lambda i: i.name or i.id,
-            )
-    return found
 
 
 def list_tests(set_name, services):

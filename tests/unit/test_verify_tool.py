@@ -1,9 +1,11 @@
 """
-tools/verify.py (make verify) without a lab: the services a lab's pillar
-enables, which tempest tests they select, tempest.conf from the lab's
-facts, the repository's selection lists, and the summary of a JUnit report.
+tools/verify.py (make verify) and tools/tempest_lab.py without a lab: the
+services a lab's pillar enables, which tempest tests they select,
+tempest.conf from the lab's facts, the repository's selection lists, the
+summary of a JUnit report, and the purge of tempest's resources.
 """
 
+import configparser
 import pathlib
 from types import SimpleNamespace
 from unittest.mock import MagicMock
@@ -11,6 +13,7 @@ from unittest.mock import MagicMock
 import pytest
 import yaml
 
+import tempest_lab
 import verify
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -103,8 +106,15 @@ def facts(services, **extra):
     }
 
 
+def tempest_conf(services):
+    """tempest.conf of a lab with these services, parsed as tempest reads it."""
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read_string(verify.tempest_conf(facts(services)))
+    return conf
+
+
 def test_tempest_conf_of_a_keystone_lab_has_only_identity():
-    conf = verify.tempest_conf(facts(["keystone"]))
+    conf = tempest_conf(["keystone"])
     assert conf["identity"]["uri_v3"] == "https://10.99.0.12:5000/v3"
     assert conf["identity"]["ca_certificates_file"] == "/x/lab-ca.crt"
     assert conf["auth"]["use_dynamic_credentials"] == "true"
@@ -123,7 +133,7 @@ def test_tempest_conf_of_a_keystone_lab_has_only_identity():
 
 
 def test_tempest_conf_of_the_full_lab():
-    conf = verify.tempest_conf(facts(["keystone", "glance", "placement", "nova", "neutron", "horizon"]))
+    conf = tempest_conf(["keystone", "glance", "placement", "nova", "neutron", "horizon"])
     assert conf["service_available"]["nova"] == "true"
     assert conf["service_available"]["neutron"] == "true"
     assert conf["service_available"]["cinder"] == "false"
@@ -143,7 +153,7 @@ def test_tempest_conf_of_the_full_lab():
 
 
 def test_tempest_conf_of_a_lab_with_cinder_tests_its_volumes():
-    conf = verify.tempest_conf(facts(["keystone", "glance", "placement", "nova", "neutron", "cinder", "horizon"]))
+    conf = tempest_conf(["keystone", "glance", "placement", "nova", "neutron", "cinder", "horizon"])
     assert conf["service_available"]["cinder"] == "true"
     assert conf["volume"]["catalog_type"] == "block-storage"
     assert conf["volume"]["region"] == conf["identity"]["region"]
@@ -159,15 +169,15 @@ def test_tempest_conf_is_written_private(tmp_path):
 
 
 def test_what_verify_makes_is_never_tempests_to_clean():
-    names = [verify.IMAGE, verify.EXTERNAL["network"], *(f["name"] for f in verify.FLAVORS)]
-    assert not any(name.startswith(verify.PREFIX) for name in names)
-    assert len(verify.FLAVORS) == 2  # resize needs a second flavor
+    names = [tempest_lab.IMAGE, tempest_lab.EXTERNAL["network"], *(f["name"] for f in tempest_lab.FLAVORS)]
+    assert not any(name.startswith(tempest_lab.PREFIX) for name in names)
+    assert len(tempest_lab.FLAVORS) == 2  # resize needs a second flavor
 
 
 def test_external_network_is_the_demos():
     model = yaml.safe_load((REPO / "pillar" / "model.yaml").read_text())
     demo = yaml.safe_load((REPO / "salt" / "demo" / "defaults.yaml").read_text())["demo"]["external"]
-    spec = verify.external_network(model, "physnet", verify.physnet_mtu(model))
+    spec = tempest_lab.external_network(model, "physnet", tempest_lab.physnet_mtu(model))
     assert spec["network"]["name"] == demo["network"]
     assert spec["network"]["mtu"] == 1410
     assert spec["subnet"]["name"] == demo["subnet"]
@@ -231,7 +241,6 @@ def resource(name, project_id, **extra):
 
 def test_purge_deletes_only_tempests_resources_servers_first():
     conn = MagicMock()
-    conn.identity.services.return_value = [resource("nova", None, type="compute"), resource("q", None, type="network")]
     conn.identity.projects.return_value = [resource("demo", None, id="p-demo"), resource("tempest-X-1", None, id="p-t")]
     demo1 = resource("demo1", "p-demo")
     theirs = resource("server-1", "p-t")
@@ -247,9 +256,36 @@ def test_purge_deletes_only_tempests_resources_servers_first():
     conn.network.subnets.return_value = [resource("demo-subnet", "p-demo"), resource("tempest-s", "p-t")]
     conn.network.networks.return_value = [resource("external", "p-demo"), resource("demo-net", "p-demo")]
     conn.network.security_groups.return_value = [resource("default", "p-gone"), resource("default", "p-demo")]
-    verify.purge(conn)
+    tempest_lab.purge(conn, ["keystone", "glance", "nova", "neutron"])
     assert [c.args[0] for c in conn.compute.delete_server.call_args_list] == [theirs, orphan]
     assert [c.args[0].project_id for c in conn.network.delete_port.call_args_list] == ["p-t"]
     assert [c.args[0].name for c in conn.network.delete_subnet.call_args_list] == ["tempest-s"]
     conn.network.delete_network.assert_not_called()
     assert [c.args[0].project_id for c in conn.network.delete_security_group.call_args_list] == ["p-gone"]
+
+
+def test_purge_and_leftovers_ask_only_the_labs_services():
+    # a lab switched to core keeps Nova's and Neutron's catalog entries,
+    # which the proxy no longer serves (their internal URLs answer no one)
+    conn = MagicMock()
+    conn.identity.projects.return_value = []
+    core = ["keystone", "glance", "placement"]
+    tempest_lab.purge(conn, core)
+    assert tempest_lab.leftovers(conn, core) == {}
+    for api in (conn.compute, conn.network, conn.block_storage):
+        assert api.method_calls == [], api.method_calls
+
+
+def test_purge_deletes_tempests_volumes_with_their_snapshots():
+    conn = MagicMock()
+    conn.identity.projects.return_value = [resource("demo", None, id="p-demo"), resource("tempest-V-1", None, id="p-t")]
+    demo_vol = resource("demo-vol", "p-demo")
+    theirs = resource("tempest-volume-1", "p-t")
+    conn.block_storage.volumes.return_value = [demo_vol, theirs]
+    conn.block_storage.snapshots.return_value = [resource("", "p-gone")]
+    tempest_lab.purge(conn, ["keystone", "cinder"])
+    conn.block_storage.delete_volume.assert_called_once_with(theirs, cascade=True)
+    conn.block_storage.wait_for_delete.assert_called_once_with(theirs)
+    conn.block_storage.volumes.return_value = [demo_vol]
+    left = tempest_lab.leftovers(conn, ["keystone", "cinder"])
+    assert left == {"projects": ["tempest-V-1"], "volume snapshots": ["id-"]}
