@@ -14,11 +14,9 @@ the table is below it: password checks, role grants, compute hosts, image
 uploads, servers, router interfaces, security group rules, floating IPs,
 volume attachments and volume services.
 
-The table and the machinery (``openstack_sdk.py``) live in ``_utils/`` and
-are loaded by path: the state module shares the table, and Salt syncs
-``_utils`` to the minions. This file is named as it loads; it imports the
-SDK by name (``importlib.import_module("openstack")``), which Salt's loader
-and the tests (they load it by path) resolve to openstacksdk.
+The table and the machinery (``openstack_sdk.py``, which imports
+openstacksdk by name) are ``_utils/``'s, loaded by path: the state module
+shares the table, and Salt syncs ``_utils`` to the minions.
 
 Each function takes ``cloud``, a name from ``/etc/openstack/clouds.yaml``;
 without it the minion's ``openstack:cloud`` config value, else
