@@ -46,6 +46,9 @@ def test_map_creates_every_node_and_the_master_drives_them(lab):
     assert sorted(answered) == MINIONS
     keys = lab.ssh(lab.master, "salt-key --list=unaccepted --out=json").stdout
     assert '"minions_pre": []' in keys, "minion keys must be pre-seeded, never left pending"
+    # the keysize of ./cloud: a minion loads its key for every state event it signs
+    bits = lab.ssh("controller", "openssl pkey -in /etc/salt/pki/minion/minion.pem -noout -text | head -1").stdout
+    assert "(2048 bit" in bits, bits
 
 
 def test_nodes_without_public_address_are_only_reachable_through_the_bastion(lab):
