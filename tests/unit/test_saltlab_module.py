@@ -8,6 +8,7 @@ loader and the real formulas run it in tests/render/.
 """
 
 import copy
+from unittest.mock import patch
 
 import pytest
 import saltlab_model
@@ -164,3 +165,59 @@ def test_one_check_per_pillar(pillar):
     first["node"]["addresses"].clear()
     pillar["saltlab"].pop("apt")
     assert saltlab.facts()["node"]["addresses"]
+
+
+class Commands:
+    """cmd.run_all of a controller: alembic's heads of a migrations directory, MariaDB's versions."""
+
+    def __init__(self, heads, versions):
+        self.heads, self.versions, self.calls = heads, versions, []
+
+    def __call__(self, argv, python_shell=False):
+        self.calls.append(argv[0])
+        if argv[0] == "/usr/bin/python3":
+            return {"retcode": 0, "stdout": " ".join(self.heads), "stderr": ""}
+        database = argv[-1].split("`")[1]
+        if database not in self.versions:
+            return {"retcode": 1, "stdout": "", "stderr": f"ERROR 1146: Table '{database}.alembic_version'"}
+        return {"retcode": 0, "stdout": "\n".join(self.versions[database]), "stderr": ""}
+
+
+@pytest.fixture
+def migrations(tmp_path, monkeypatch):
+    monkeypatch.setattr(saltlab, "HEADS_CACHE", str(tmp_path / "cache" / "heads.json"))
+    versions = tmp_path / "migrations" / "versions"
+    versions.mkdir(parents=True)
+    (versions / "a1_initial.py").write_text("revision = 'a1'\n")
+    return versions.parent
+
+
+def test_the_schema_is_current_when_every_database_is_at_the_heads(migrations):
+    commands = Commands(["b2"], {"nova": ["b2"], "nova_cell0": ["b2"]})
+    with patch.dict(saltlab.__salt__, {"cmd.run_all": commands}):
+        assert saltlab.schema_current(["nova", "nova_cell0"], str(migrations)) is True
+        commands.versions["nova_cell0"] = ["a1"]  # a sync killed half-way
+        assert saltlab.schema_current(["nova", "nova_cell0"], str(migrations)) is False
+        assert saltlab.schema_current("nova_api", str(migrations)) is False  # not made yet
+    # alembic was asked once: the heads of unchanged scripts come from the cache
+    assert commands.calls.count("/usr/bin/python3") == 1
+
+
+def test_new_migration_scripts_are_asked_of_alembic_again(migrations):
+    commands = Commands(["a1"], {"glance": ["a1"]})
+    with patch.dict(saltlab.__salt__, {"cmd.run_all": commands}):
+        assert saltlab.schema_current("glance", str(migrations)) is True
+        # a package upgrade brings a migration: the database is behind
+        (migrations / "versions" / "b2_more.py").write_text("revision = 'b2'\ndown_revision = 'a1'\n")
+        commands.heads = ["b2"]
+        assert saltlab.schema_current("glance", str(migrations)) is False
+    assert commands.calls.count("/usr/bin/python3") == 2
+
+
+def test_no_heads_is_never_current(migrations):
+    commands = Commands([], {"glance": []})
+    with patch.dict(saltlab.__salt__, {"cmd.run_all": commands}):
+        assert saltlab.schema_current("glance", str(migrations)) is False
+        assert saltlab.schema_current("glance", str(migrations)) is False
+    # a failed answer is not kept
+    assert commands.calls.count("/usr/bin/python3") == 2
