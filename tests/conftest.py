@@ -32,6 +32,17 @@ for extension_dir in ("_clouds", "_utils", "tools"):
     sys.path.insert(0, str(REPO / extension_dir))
 
 
+def pytest_sessionfinish(session):
+    """
+    Salt's deferred log handler, made when Salt is first imported, keeps
+    the records the tests logged and writes them out at exit, to pytest's
+    captured stream closed by then (a "Logging error" traceback each): it
+    hands them to the real handlers now and goes.
+    """
+    if "salt._logging.impl" in sys.modules:
+        sys.modules["salt._logging.impl"].shutdown_temp_handler()
+
+
 @pytest.fixture
 def opts():
     """A state module's minion options."""
