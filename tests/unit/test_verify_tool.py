@@ -100,6 +100,7 @@ def facts(services, **extra):
         "external_id": "net-id",
         "computes": 2,
         "compute_microversions": ["2.1", "2.100"],
+        "volume_microversions": ["3.0", "3.71"],
         "extensions": ["router", "agent"],
         "catalog_types": {"cinder": "block-storage"},
         **extra,
@@ -157,6 +158,7 @@ def test_tempest_conf_of_a_lab_with_cinder_tests_its_volumes():
     assert conf["service_available"]["cinder"] == "true"
     assert conf["volume"]["catalog_type"] == "block-storage"
     assert conf["volume"]["region"] == conf["identity"]["region"]
+    assert (conf["volume"]["min_microversion"], conf["volume"]["max_microversion"]) == ("3.0", "3.71")
     # no cinder-backup in the lab: tempest skips the backup tests
     assert conf["volume-feature-enabled"]["backup"] == "false"
 
