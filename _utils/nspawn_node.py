@@ -245,6 +245,8 @@ def boot(cloud, node, console_log):
     command.append(f"--network-namespace-path=/run/netns/{called['netns']}")
     if node.get("kvm"):
         command.append("--bind=/dev/kvm")
+    # block devices the node is given (the gce rehearsal's data disks)
+    command += [f"--bind={device}" for device in node.get("devices", ())]
     # The supervisor puts itself in the node's cgroups and boots the node
     # again whenever it reboots (nspawn exits with 133 on reboot).
     script = "".join(f"echo $$ > {cg}/cgroup.procs; " for cg in cgroups) + (

@@ -198,6 +198,15 @@ def test_the_map_comes_up_with_salt_installed_from_pypi(up):
     assert (lab.config_dir / "var/bastion").read_text().splitlines()[2] == "bastion_user=stack"
 
 
+def test_the_storage_nodes_data_disk_is_there_as_google_names_it(up):
+    """The profile's 50 GB data disk, a block device at /dev/disk/by-id/google-data (the grain's path)."""
+    lab = up
+    disk = "/dev/disk/by-id/google-data"
+    assert lab.salt("storage", "grains.get", "data_disk")[0] == {"storage": disk}
+    size = lab.ssh("storage", f"test -b {disk} && cat /sys/class/block/$(basename $(readlink -f {disk}))/size").stdout
+    assert int(size) * 512 == 50 << 30
+
+
 def test_the_state_tree_was_pushed_as_stack_with_the_rehearsals_lab(up):
     lab = up
     assert lab.ssh("network", "cat /srv/saltlab/pillar/lab.sls").stdout.split() == ["include:", "-", f"labs.{LAB_NAME}"]
@@ -242,6 +251,13 @@ def test_the_controllers_external_address_lets_nothing_in(up):
     address = external(up, "controller")
     with pytest.raises(OSError):
         socket.create_connection((address, 22), timeout=5).close()
+
+
+@pytest.mark.skipif(not FULL, reason="Ceph is in the full lab (make rehearse-gce)")
+def test_cephs_osd_is_on_the_data_disk(up, highstate):
+    lab = up
+    assert lab.ssh("storage", "readlink /var/lib/ceph/osd/ceph-0/block").stdout.strip() == "/dev/disk/by-id/google-data"
+    assert lab.ssh("storage", "ceph health").stdout.split()[0] == "HEALTH_OK"
 
 
 @pytest.mark.skipif(not FULL, reason="the demo needs the full lab (make rehearse-gce)")

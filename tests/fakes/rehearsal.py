@@ -26,7 +26,8 @@ touched):
 - each node: ``gcer-<node>`` network namespace, veths ``gr<hash>`` (their
   host side in ``gcer-vpc``), cgroup ``gce-rehearsal/<node>``, overlay and
   console log under ``/var/lib/gce-rehearsal`` (the nspawn driver's
-  functions: _utils/nspawn_host.py, nspawn_node.py).
+  functions: _utils/nspawn_host.py, nspawn_node.py), and its data disks:
+  sparse files there on loop devices.
 
 What stands in for Google: the node's NIC addresses are written as
 systemd-networkd units (Google's DHCP), named after the model's networks
@@ -345,6 +346,7 @@ table ip vpc {{
             "names": dict(NAMES, netns=f"gcer-{name}"),
         }
         metadata = self._metadata(instance, project)
+        data_disks = [disk for disk in instance.get("disks") or [] if not disk.get("boot")]
         with self._lock:
             self.nodes[name] = record
 
@@ -368,6 +370,9 @@ table ip vpc {{
             for path, content in nspawn_node.render_network_units({"addresses": addresses}, nets).items():
                 self._write(rootfs, path, content)
             self._write(rootfs, "/var/lib/google/metadata.json", json.dumps(metadata), mode=0o600)
+            record["devices"] = [self._attach_disk(node_dir, rootfs, disk) for disk in data_disks]
+            with open(os.path.join(node_dir, "record.json"), "w", encoding="utf-8") as fh:
+                json.dump(record, fh)
             with _HOST_NETWORK:
                 bridges = {n: dict(spec, gateway=spec["bridge_gateway"]) for n, spec in nets.items()}
                 nspawn_host.ensure_bridges(bridges, space=VPC)
@@ -377,6 +382,32 @@ table ip vpc {{
 
         return Work(f"booting {name}", boot)
 
+    def _attach_disk(self, node_dir, rootfs, disk):
+        """
+        A data disk: a sparse file of its size on a loop device, which the
+        node is given (its device node) and names as Google's udev rules
+        do, /dev/disk/by-id/google-<device name> (a link made at boot by
+        systemd-tmpfiles: a container has no udev); the loop device.
+        """
+        path = os.path.join(node_dir, f"disk-{disk['deviceName']}.img")
+        with open(path, "wb") as fh:
+            fh.truncate(int(disk["diskSizeGb"]) << 30)
+        device = run("losetup", "--find", "--show", path).stdout.strip()
+        link = f"/dev/disk/by-id/google-{disk['deviceName']}"
+        self._write(rootfs, f"/etc/tmpfiles.d/google-disk-{disk['deviceName']}.conf", f"L {link} - - - - {device}\n")
+        return device
+
+    def _loop_devices(self, under):
+        """{loop device: its file} of the loop devices on files under ``under``."""
+        listing = run("losetup", "--list", "--noheadings", "--raw", "--output", "NAME,BACK-FILE").stdout
+        pairs = (line.split(" ", 1) for line in listing.splitlines() if " " in line)
+        return {device: path for device, path in pairs if path.startswith(under.rstrip("/") + "/")}
+
+    def _detach_disks(self, node_dir):
+        """The loop devices of a node's data disks, detached (the node is off)."""
+        for device in self._loop_devices(node_dir):
+            run("losetup", "--detach", device)
+
     def _remove(self, name):
         record = self.nodes.get(name)
         if record is None:
@@ -384,6 +415,7 @@ table ip vpc {{
         nspawn_node.stop(self.host, record)
         nspawn_node.unplug(self.host, record)
         node_dir = os.path.join(self.state_dir, "nodes", name)
+        self._detach_disks(node_dir)
         if os.path.ismount(record["rootfs"]):
             raise RuntimeError(f"{record['rootfs']} is still mounted")
         shutil.rmtree(node_dir, ignore_errors=True)
@@ -472,6 +504,7 @@ table ip vpc {{
                 if os.path.isdir(os.path.join(self.state_dir, "nodes"))
                 else [],
                 "mounts": [line for line in out("cat", "/proc/mounts").splitlines() if self.state_dir in line],
+                "loop devices": sorted(self._loop_devices(self.state_dir)),
                 "processes": [line for line in out("ps", "-eo", "args").splitlines() if "gce-rehearsal-node-" in line],
                 "cgroups": [
                     os.path.join(root, NAMES["cgroup"])

@@ -335,12 +335,12 @@ def test_the_containers_get_only_the_listed_capabilities(tmp_path, monkeypatch):
     monkeypatch.setattr(os, "pid", 4242, raising=False)
     cloud = nspawn._cloud()
     monkeypatch.setitem(cloud.utils, "nspawn_host.cgroups", lambda name: [])
-    node = {"name": "compute1", "rootfs": str(tmp_path), "addresses": {}, "kvm": True}
+    node = {"name": "compute1", "rootfs": str(tmp_path), "addresses": {}, "kvm": True, "devices": ["/dev/loop7"]}
     nspawn_node.boot(cloud, node, str(tmp_path / "console.log"))
     [argv] = popen
     assert "--capability=CAP_NET_ADMIN,CAP_IPC_LOCK" in argv
     assert not [a for a in argv if a == "--capability=all"]
-    assert "--bind=/dev/kvm" in argv
+    assert "--bind=/dev/kvm" in argv and "--bind=/dev/loop7" in argv
 
 
 def test_node_files_and_console_logs_are_not_world_readable(state_dir):

@@ -4,8 +4,9 @@ backend hook (operations stay RUNNING until the backend's work is done and
 for a few polls, a failed boot is a failed operation, the network follows
 the instances and rules, guest attributes are the backend's), the guest
 agent stand-in (users and keys from ssh-keys metadata, keys added on the
-node kept, OS Login honoured), and the nspawn functions' names (the local
-provider's by default, the rehearsal's when its record says so).
+node kept, OS Login honoured), the nspawn functions' names (the local
+provider's by default, the rehearsal's when its record says so), and a
+data disk's loop device.
 """
 
 import importlib.util
@@ -17,6 +18,7 @@ import nspawn_node
 import requests
 
 from fakes.compute_api import ComputeAPI
+from fakes.rehearsal import Rehearsal
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 BASE = "/compute/v1/projects/p"
@@ -155,3 +157,25 @@ def test_nspawn_names_are_the_local_providers_unless_the_record_says():
     called = nspawn_node.names({"name": "x", "names": dict(given, supervisor="gce-rehearsal-node-")})
     assert called == dict(given, supervisor="gce-rehearsal-node-x")
     assert nspawn_node.veth("x", "public", "gr").startswith("gr") and len(nspawn_node.veth("x", "public", "gr")) == 12
+
+
+def test_a_data_disk_is_a_loop_device_the_node_names_as_google_does(tmp_path):
+    """A sparse file of the disk's size on a loop device, linked at boot as google-<name>, detached at the end."""
+    backend = Rehearsal(image=None, state_dir=str(tmp_path))
+    node_dir, rootfs = tmp_path / "nodes/storage", tmp_path / "nodes/storage/rootfs"
+    rootfs.mkdir(parents=True)
+    device = backend._attach_disk(str(node_dir), str(rootfs), {"deviceName": "data", "diskSizeGb": 2})
+    try:
+        assert pathlib.Path(device).is_block_device()
+        name = pathlib.Path(device).name
+        assert int(pathlib.Path(f"/sys/class/block/{name}/size").read_text()) * 512 == 2 << 30
+        image = node_dir / "disk-data.img"
+        assert image.stat().st_blocks == 0  # sparse
+        link = (rootfs / "etc/tmpfiles.d/google-disk-data.conf").read_text()
+        assert link == f"L /dev/disk/by-id/google-data - - - - {device}\n"
+        assert backend._loop_devices(str(tmp_path)) == {device: str(image)}
+        assert backend.leftovers_on_host()["loop devices"] == [device]
+    finally:
+        backend._detach_disks(str(node_dir))
+    assert backend._loop_devices(str(tmp_path)) == {}
+    assert "loop devices" not in backend.leftovers_on_host()
