@@ -370,9 +370,8 @@ table ip vpc {{
             for path, content in nspawn_node.render_network_units({"addresses": addresses}, nets).items():
                 self._write(rootfs, path, content)
             self._write(rootfs, "/var/lib/google/metadata.json", json.dumps(metadata), mode=0o600)
+            # the loop devices are found by their files when the node goes (a killed run's too)
             record["devices"] = [self._attach_disk(node_dir, rootfs, disk) for disk in data_disks]
-            with open(os.path.join(node_dir, "record.json"), "w", encoding="utf-8") as fh:
-                json.dump(record, fh)
             with _HOST_NETWORK:
                 bridges = {n: dict(spec, gateway=spec["bridge_gateway"]) for n, spec in nets.items()}
                 nspawn_host.ensure_bridges(bridges, space=VPC)
