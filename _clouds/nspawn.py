@@ -235,7 +235,12 @@ def _power_up(node, nets):
     veths, supervisor; sshd answering.
     """
     with _host("host_lock")(_cloud()):
-        _host("ensure_host_network")(_cloud(), nets)
+        # the host's rules are made again whole, for the networks of every
+        # node (this one's record is saved first): a node on fewer networks
+        # (storage: mgmt only) booting last must not drop the public
+        # network's way to the mirror
+        lab_nets = {net: spec for other in _all_nodes() for net, spec in _nets_of(other).items()}
+        _host("ensure_host_network")(_cloud(), dict(lab_nets, **nets))
     _node("mount", node, _node_dir(node["name"]))
     _node("plug", node, nets)
     _node("boot", node, _console_log(node["name"]))

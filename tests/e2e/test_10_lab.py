@@ -119,7 +119,10 @@ def test_apt_on_compute_goes_through_the_controller_cache(lab):
         return sum(1 for line in text.splitlines() if f"|{compute1}|" in line)
 
     before = served_to_compute1()
-    lab.ssh("compute1", "rm -rf /var/lib/apt/lists/* && apt-get update", timeout=600)
+    # every index fetched, from the mirror through the cache: apt-get
+    # update exits 0 with a warning when one is not, and the host's NAT to
+    # the mirror once went with the node that booted last
+    lab.ssh("compute1", "rm -rf /var/lib/apt/lists/* && apt-get update -o APT::Update::Error-Mode=any", timeout=600)
     assert served_to_compute1() > before
 
 

@@ -296,6 +296,23 @@ def test_each_bridge_goes_with_the_last_node_on_it(state_dir, monkeypatch):
     assert removed == [(["underlay"], False), (["mgmt"], True)]
 
 
+def test_the_hosts_rules_cover_every_nodes_networks_whichever_boots_last(state_dir, monkeypatch):
+    nets = nspawn.lab_networks()
+    for name, own in (("network", ("public", "mgmt", "underlay")), ("storage", ("mgmt",))):
+        _record(state_dir, name, {})
+        record = json.loads((state_dir / "nodes" / name / "node.json").read_text())
+        record["networks"] = {net: nets[net] for net in own}
+        (state_dir / "nodes" / name / "node.json").write_text(json.dumps(record))
+    _fake_node_utils(monkeypatch, [])
+    ensured = []
+    monkeypatch.setitem(
+        nspawn.__utils__, "nspawn_host.ensure_host_network", lambda cloud, nets: ensured.append(sorted(nets))
+    )
+    nspawn.start("storage", call="action")
+    # storage is on mgmt only; the public network's NAT to the mirror stays
+    assert ensured == [["mgmt", "public", "underlay"]]
+
+
 def test_clean_host_only_without_nodes(state_dir, monkeypatch):
     calls = []
     _fake_node_utils(monkeypatch, calls)
