@@ -219,6 +219,23 @@ def compute_hosts(cloud=None):
     }
 
 
+def network_agents(host, cloud=None):
+    """
+    The Neutron agents on ``host``: ``{agent type: alive}`` ("DHCP agent",
+    "L3 agent", "Metadata agent", "Open vSwitch agent"...). Neutron
+    schedules a network on a DHCP agent only while the agents of its host
+    are alive, and tries again only on the network's next port. Needs an
+    admin cloud.
+
+    .. code-block:: bash
+
+        salt controller openstack.network_agents network
+    """
+    conn = _conn(cloud)
+    agents = sdk.call(f"Neutron agents on {host}", conn.network.agents, host=host)
+    return {agent.agent_type: bool(agent.is_alive) for agent in agents}
+
+
 def _services_up(binary, cloud, proxy):
     """
     ``{host: up and enabled}`` of a service listing's ``binary``. A failure

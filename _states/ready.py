@@ -23,6 +23,11 @@ restarting) is a reason to wait, not to fail.
     demo-compute-ready:
       ready.compute_hosts:
         - minimum: 2
+
+    demo-network-agents-ready:
+      ready.network_agents:
+        - name: network
+        - agent_types: [DHCP agent, L3 agent, Metadata agent, Open vSwitch agent]
 """
 
 import time
@@ -120,5 +125,23 @@ def compute_hosts(name, minimum=1, timeout=300, interval=5, cloud=None):
             if not all(state.values())
         )
         return False, f"{minimum} compute hosts, {len(usable)} ready ({waiting or 'no nova-compute'})"
+
+    return _wait(name, check, timeout, interval)
+
+
+def network_agents(name, agent_types, timeout=600, interval=5, cloud=None):
+    """
+    Each of ``agent_types`` alive on the host ``name`` (``openstack.network_agents``).
+    Agents started before neutron-server answered back off their first
+    calls for minutes; a network made meanwhile gets no DHCP agent, and
+    its servers no address.
+    """
+
+    def check():
+        agents = __salt__["openstack.network_agents"](name, cloud=cloud)
+        waiting = [kind for kind in agent_types if not agents.get(kind)]
+        if waiting:
+            return False, f"on {name}: {', '.join(waiting)} (not alive yet)"
+        return True, f"alive on {name}: {', '.join(agent_types)}"
 
     return _wait(name, check, timeout, interval)

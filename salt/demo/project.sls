@@ -5,10 +5,20 @@
 include:
   - demo.admin
 
+{#- a highstate has just started them: agents that started before
+    neutron-server answered are still backing off their first calls #}
+demo-network-agents-ready:
+  ready.network_agents:
+    - name: {{ demo.network_node }}
+    - agent_types: {{ demo.network_agents | json }}
+    - cloud: {{ demo.admin_cloud }}
+
 demo-network:
   openstack.network_present:
     - name: {{ demo.network.name }}
     - cloud: {{ demo.demo_cloud }}
+    - require:
+      - ready: demo-network-agents-ready
 
 demo-subnet:
   openstack.subnet_present:

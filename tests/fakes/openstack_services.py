@@ -31,6 +31,8 @@ class Services(Network, Storage):
             self.add("os-services", {"binary": "nova-compute", "host": host, "state": "up", "status": "enabled"})
         for host in ("network", "compute1", "compute2"):
             self.add("agents", {"agent_type": "Open vSwitch agent", "host": host, "alive": True})
+        for kind in ("DHCP agent", "L3 agent", "Metadata agent"):
+            self.add("agents", {"agent_type": kind, "host": "network", "alive": True})
         self.add("volume_types", {"name": "__DEFAULT__", "description": "Default Volume Type", "is_public": True})
         for binary, host in (("cinder-scheduler", "controller"), ("cinder-volume", "storage@ceph")):
             self.add("volume_services", {"binary": binary, "host": host, "state": "up", "status": "enabled"})

@@ -545,6 +545,10 @@ def test_agents_and_nova_compute_by_role(node):
         assert arg(states, "nova-compute-conductor-up", "cloud") == "saltlab-nova"
         assert arg(states, "nova-compute-conductor-up", "timeout") >= 900
         assert arg(states, "nova-compute-clouds-yaml", "mode") == "0600"
+        # the userspace datapath: networkd keeps the guests' taps up, before nova-compute starts a guest
+        assert "ActivationPolicy=always-up" in arg(states, "nova-compute-taps-up", "contents")
+        assert {"file": "nova-compute-taps-up"} in arg(states, "nova-compute-taps-networkd", "watch")
+        assert {"service": "nova-compute-service"} in arg(states, "nova-compute-taps-networkd", "require_in")
     if role in ("network", "compute"):
         # checksum-offloaded TCP through the userspace datapath
         assert arg(states, "ovs-switch-config", "other_config") == {"userspace-tso-enable": "true"}
@@ -555,6 +559,11 @@ def test_the_demo_renders_and_waits_for_compute_hosts(make_minion, tmp_path, sec
     states = make_minion(tmp_path, "controller", secrets_dir).call("state.show_sls", "demo")
     assert function(states, "demo-compute-ready") == "ready.compute_hosts"
     assert arg(states, "demo-compute-ready", "minimum") == 2
+    # the network only once the network node's agents are alive (Neutron gives it a DHCP agent then)
+    assert function(states, "demo-network-agents-ready") == "ready.network_agents"
+    assert arg(states, "demo-network-agents-ready", "name") == "network"
+    assert "DHCP agent" in arg(states, "demo-network-agents-ready", "agent_types")
+    assert {"ready": "demo-network-agents-ready"} in arg(states, "demo-network", "require")
     for server in ("demo1", "demo2"):
         assert {"ready": "demo-compute-ready"} in arg(states, f"demo-server-{server}", "require")
         assert arg(states, f"demo-server-{server}", "server_group") == "demo-spread"

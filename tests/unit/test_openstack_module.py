@@ -407,6 +407,18 @@ def test_compute_hosts_pair_nova_compute_with_its_agent(api):
     }
 
 
+def test_network_agents_are_those_of_the_host(api):
+    next(a for a in api.items("agents") if a["host"] == "network" and a["agent_type"] == "L3 agent")["alive"] = False
+    assert module.network_agents("network") == {
+        "DHCP agent": True,
+        "L3 agent": False,
+        "Metadata agent": True,
+        "Open vSwitch agent": True,
+    }
+    assert module.network_agents("compute1") == {"Open vSwitch agent": True}
+    assert module.network_agents("nowhere") == {}
+
+
 def test_generated_functions_have_signatures_and_cli_examples():
     import inspect
 

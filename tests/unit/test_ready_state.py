@@ -23,7 +23,8 @@ AGENT_DOWN = {"nova_compute": True, "ovs_agent": False}
 
 @pytest.fixture
 def exec_mod():
-    functions = {name: getattr(module, name) for name in ("compute_hosts", "compute_services", "volume_services")}
+    names = ("compute_hosts", "compute_services", "volume_services", "network_agents")
+    functions = {name: getattr(module, name) for name in names}
     return create_autospec(types.SimpleNamespace(**functions))
 
 
@@ -39,7 +40,7 @@ def clock(monkeypatch):
 def configure_loader_modules(opts, exec_mod):
     salt_dunder = {
         f"openstack.{name}": getattr(exec_mod, name)
-        for name in ("compute_hosts", "compute_services", "volume_services")
+        for name in ("compute_hosts", "compute_services", "volume_services", "network_agents")
     }
     return {ready: {"__opts__": opts, "__salt__": salt_dunder}}
 
@@ -123,6 +124,36 @@ def test_compute_hosts_fails_after_the_timeout_naming_what_is_missing(exec_mod, 
     assert ret["result"] is False and ret["changes"] == {}
     assert ret["comment"] == (
         "not ready after 30 s, waited for: 2 compute hosts, 1 ready (compute2 (ovs_agent not up))"
+    )
+
+
+AGENTS = ["DHCP agent", "L3 agent", "Open vSwitch agent"]
+
+
+def test_network_agents_waits_for_every_agent_of_the_host(exec_mod, clock):
+    exec_mod.network_agents.side_effect = [
+        CommandExecutionError("Neutron agents on network: 503"),
+        {"DHCP agent": True, "L3 agent": True},
+        {"DHCP agent": True, "L3 agent": True, "Open vSwitch agent": False},
+        {"DHCP agent": True, "L3 agent": True, "Open vSwitch agent": True},
+    ]
+    ret = ready.network_agents("network", AGENTS, cloud="saltlab-admin")
+    assert ret == {
+        "name": "network",
+        "result": True,
+        "changes": {},
+        "comment": "alive on network: DHCP agent, L3 agent, Open vSwitch agent",
+    }
+    assert exec_mod.network_agents.call_count == 4
+    exec_mod.network_agents.assert_called_with("network", cloud="saltlab-admin")
+
+
+def test_network_agents_fails_after_the_timeout_naming_the_agents_not_alive(exec_mod, clock):
+    exec_mod.network_agents.return_value = {"DHCP agent": False, "L3 agent": True}
+    ret = ready.network_agents("network", AGENTS, timeout=30)
+    assert ret["result"] is False and ret["changes"] == {}
+    assert ret["comment"] == (
+        "not ready after 30 s, waited for: on network: DHCP agent, Open vSwitch agent (not alive yet)"
     )
 
 

@@ -7,6 +7,7 @@ include:
   - nova.compute.install
   - nova.compute.config
   - nova.compute.ready
+  - nova.compute.taps
   - nova.compute.service
 {%- if nova.rbd is defined %}
   - nova.compute.volumes
