@@ -24,6 +24,10 @@ restarting) is a reason to wait, not to fail.
       ready.compute_hosts:
         - minimum: 2
 
+    neutron-agents-server-up:
+      ready.api_answers:
+        - name: http://192.168.1.11:9696/
+
     demo-network-agents-ready:
       ready.network_agents:
         - name: network
@@ -31,6 +35,8 @@ restarting) is a reason to wait, not to fail.
 """
 
 import time
+import urllib.error
+import urllib.request
 
 from salt.exceptions import CommandExecutionError
 
@@ -143,5 +149,29 @@ def network_agents(name, agent_types, timeout=600, interval=5, cloud=None):
         if waiting:
             return False, f"on {name}: {', '.join(waiting)} (not alive yet)"
         return True, f"alive on {name}: {', '.join(agent_types)}"
+
+    return _wait(name, check, timeout, interval)
+
+
+def api_answers(name, timeout=1800, interval=5):
+    """
+    The HTTP API at the URL ``name`` answers (any status but a server
+    error: its root lists its versions without a token). Neutron's agents
+    start after its server does: an agent whose first calls go unanswered
+    backs them off for minutes.
+    """
+
+    def check():
+        try:
+            with urllib.request.urlopen(name, timeout=10) as answer:
+                status = answer.status
+        except urllib.error.HTTPError as exc:
+            status = exc.code
+        except (OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)  # a URLError's is the socket's error
+            return False, f"{name} to answer ({getattr(reason, 'strerror', None) or reason})"
+        if status >= 500:
+            return False, f"{name} to answer (HTTP {status})"
+        return True, f"{name} answers (HTTP {status})"
 
     return _wait(name, check, timeout, interval)

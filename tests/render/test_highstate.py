@@ -533,6 +533,11 @@ def test_agents_and_nova_compute_by_role(node):
     agents = {s for s in states if s.startswith("neutron-agent-") and s.endswith("-service")}
     expected = {"network": {"openvswitch", "l3", "dhcp", "metadata"}, "compute": {"openvswitch"}}.get(role, set())
     assert agents == {f"neutron-agent-{agent}-service" for agent in expected}
+    # each starts once neutron-server's API answers
+    for agent in agents:
+        assert {"ready": "neutron-agents-server-up"} in arg(states, agent, "require")
+    if agents:
+        assert arg(states, "neutron-agents-server-up", "name") == "http://192.168.1.11:9696/"
     assert ("nova-compute-service" in states) == (role == "compute")
     if role == "compute":
         # nova-compute without what its packages recommend (a kernel, GRUB)

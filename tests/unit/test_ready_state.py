@@ -164,3 +164,57 @@ def test_in_test_mode_it_looks_once(opts, exec_mod):
     assert ret["result"] is None
     assert ret["comment"] == "not ready now, would wait for: 1 compute hosts, 0 ready (no nova-compute)"
     assert exec_mod.compute_hosts.call_count == 1
+
+
+@pytest.fixture
+def api():
+    """
+    A real HTTP server on loopback whose answers are ``statuses`` in turn
+    (the last one repeated), recording how often it was asked.
+    """
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            server.asked += 1
+            status = server.statuses[min(server.asked, len(server.statuses)) - 1]
+            self.send_response(status)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.asked, server.statuses = 0, [200]
+    server.url = f"http://127.0.0.1:{server.server_address[1]}/"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_api_is_waited_for_through_server_errors(api, clock):
+    api.statuses = [503, 502, 401]
+    ret = ready.api_answers(api.url)
+    # a 401 is an answer: the API is there, it wants a token
+    assert ret == {"name": api.url, "result": True, "changes": {}, "comment": f"{api.url} answers (HTTP 401)"}
+    assert api.asked == 3
+
+
+def test_an_api_that_never_listens_fails_after_the_timeout_naming_it(api, clock):
+    url = api.url
+    api.shutdown()
+    api.server_close()
+    ret = ready.api_answers(url, timeout=30)
+    assert ret["result"] is False and ret["changes"] == {}
+    assert ret["comment"] == f"not ready after 30 s, waited for: {url} to answer (Connection refused)"
+
+
+def test_an_api_in_test_mode_is_asked_once(opts, api):
+    opts["test"] = True
+    api.statuses = [503]
+    ret = ready.api_answers(api.url)
+    assert ret["result"] is None and ret["comment"] == f"not ready now, would wait for: {api.url} to answer (HTTP 503)"
+    assert api.asked == 1
