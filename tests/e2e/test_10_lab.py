@@ -110,6 +110,14 @@ def test_chrony_tracks_the_controller(lab):
     assert "Reference ID" in lab.ssh("controller", "chronyc tracking").stdout
 
 
+def test_the_nodes_network_service_stays_enabled(lab):
+    # the role layers disable only what their packages enable: the compute
+    # formula's state that reloads systemd-networkd once disabled it in the
+    # compute layer, and compute nodes booted without a network
+    for node in sorted(lab.nodes()):
+        assert lab.ssh(node, "systemctl is-enabled systemd-networkd").stdout.strip() == "enabled", node
+
+
 def test_apt_on_compute_goes_through_the_controller_cache(lab):
     log = "/var/log/apt-cacher-ng/apt-cacher.log"
     compute1 = lab.nodes()["compute1"]["addresses"]["mgmt"]
