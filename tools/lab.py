@@ -186,6 +186,9 @@ class Lab:
         ones recorded when the node was made (var/ssh/known_hosts).
         """
         nodes = self.nodes()
+        for name in (node, self.master):
+            if name not in nodes:
+                raise RuntimeError(no_node(name, nodes))
         user, key = self.login()
         known_hosts = self.config_dir / "var" / "ssh" / "known_hosts"
         opts = ["-i", key, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes"]
@@ -467,6 +470,36 @@ def wait(lab, timeout):
     return None
 
 
+def no_node(name, nodes):
+    """The one line for a node that this machine has not."""
+    return f"no node named {name} on this machine (nodes: {', '.join(sorted(nodes)) or 'none'})"
+
+
+def created(path):
+    """
+    `tools/lab.py created FILE`: salt-cloud's map run (`--out=json
+    --out-file FILE`) made every node, or the one line naming each node it
+    did not make and why (salt-cloud logs a node that failed and exits 0).
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            result = json.load(fh)
+    except (OSError, ValueError) as exc:
+        return f"tools/lab.py created: no result of salt-cloud's map run in {path} ({exc})"
+    if not isinstance(result, dict) or not result:
+        return f"tools/lab.py created: salt-cloud's map run made nothing ({path})"
+    failed = {
+        name: (ret or {}).get("Error") or "no result"
+        for name, ret in sorted(result.items())
+        if not isinstance(ret, dict) or "Error" in ret or not ret
+    }
+    if failed:
+        why = "; ".join(f"{name}: {error}" for name, error in failed.items())
+        return f"salt-cloud did not make {len(failed)} of {len(result)} nodes: {why} (the others are up; run it again)"
+    print(f"{len(result)} nodes made: {', '.join(sorted(result))}")
+    return None
+
+
 def main():
     """
     `python3 tools/lab.py ssh NODE [COMMAND]` opens a shell on a node, or
@@ -476,6 +509,8 @@ def main():
     node of the lab answers `salt '*' test.ping` on the master (which starts
     slowly on a small host, or after the host rebooted), saying what it
     waits for: SSH to the master, the master answering, the silent minions;
+    `python3 tools/lab.py created FILE` fails naming each node that
+    salt-cloud's map run (its JSON result in FILE) did not make;
     `python3 tools/lab.py status` exits 0 when every node answers now;
     `python3 tools/lab.py apply [TARGET [SLS]] [--test] [--quiet]` runs
     `salt TARGET state.apply SLS` on the master (the highstate on every
@@ -488,20 +523,26 @@ def main():
     map's and any other (a test's node left by an interrupted run).
     """
     usage = (
-        "usage: tools/lab.py ssh NODE [COMMAND] | wait [SECONDS] | status | apply [TARGET [SLS]] [--test] [--quiet]"
+        "usage: tools/lab.py ssh NODE [COMMAND] | wait [SECONDS] | created FILE | status"
+        " | apply [TARGET [SLS]] [--test] [--quiet]"
         " | clouds | address NODE | nodes"
     )
     if sys.argv[1:] == ["nodes"]:
         print(" ".join(sorted(Lab(echo=False).nodes())))
         return
     if sys.argv[1:2] == ["address"] and len(sys.argv) == 3:
-        print(Lab(echo=False).nodes()[sys.argv[2]]["public_ips"][0])
+        nodes = Lab(echo=False).nodes()
+        if sys.argv[2] not in nodes:
+            sys.exit(f"tools/lab.py: {no_node(sys.argv[2], nodes)}")
+        print(nodes[sys.argv[2]]["public_ips"][0])
         return
     if sys.argv[1:] == ["clouds"]:
         path = Lab(echo=False).clouds_yaml()
         print(f"OpenStack clients: export OS_CLIENT_CONFIG_FILE={path}")
         print("then e.g. openstack --os-cloud saltlab-admin token issue (or saltlab-demo)")
         return
+    if sys.argv[1:2] == ["created"] and len(sys.argv) == 3:
+        sys.exit(created(sys.argv[2]))
     if sys.argv[1:2] == ["wait"] and len(sys.argv) <= 3:
         sys.exit(wait(Lab(echo=False), float(sys.argv[2]) if len(sys.argv) == 3 else 600))
     if sys.argv[1:2] == ["apply"]:

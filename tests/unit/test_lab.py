@@ -131,3 +131,48 @@ def test_apply_reads_large_returns_beside_the_progress(answers, capsys):
     assert code == 0 and len(returned["controller"]) == 600
     err = capsys.readouterr().err
     assert "[controller] 600/600 s600 (1s)" in err and "0 with failures" in err
+
+
+def run_lab_tool(*args, cwd=REPO):
+    import subprocess
+
+    return subprocess.run([sys.executable, str(REPO / "tools/lab.py"), *args], cwd=cwd, capture_output=True, text=True)
+
+
+def test_created_fails_naming_each_node_salt_cloud_did_not_make(tmp_path):
+    # salt-cloud -m --out=json: what this machine's failed map run wrote (and exited 0)
+    result = tmp_path / "map.json"
+    result.write_text(
+        json.dumps(
+            {
+                "network": {"deployed": True, "id": "network"},
+                "controller": {"Message": "Already running."},
+                "compute1": {"Error": "nspawn: node compute1 did not start sshd in 120 s"},
+                "compute2": {},
+            }
+        )
+    )
+    proc = run_lab_tool("created", str(result))
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr == (
+        "salt-cloud did not make 2 of 4 nodes: compute1: nspawn: node compute1 did not start sshd in 120 s;"
+        " compute2: no result (the others are up; run it again)\n"
+    )
+    result.write_text(json.dumps({"network": {"deployed": True}, "controller": {"Message": "Already running."}}))
+    proc = run_lab_tool("created", str(result))
+    assert proc.returncode == 0 and proc.stdout == "2 nodes made: controller, network\n"
+
+
+@pytest.mark.parametrize("content", [None, "", "[]", "{}", "not json"])
+def test_created_fails_in_one_line_without_a_result(tmp_path, content):
+    result = tmp_path / "map.json"
+    if content is not None:
+        result.write_text(content)
+    proc = run_lab_tool("created", str(result))
+    assert proc.returncode == 1 and len(proc.stderr.splitlines()) == 1
+    assert proc.stderr.startswith(("tools/lab.py created: no result", "tools/lab.py created: salt-cloud's map run"))
+
+
+def test_ssh_to_a_node_that_is_not_there_is_one_line(answers, capsys):
+    with pytest.raises(RuntimeError, match=r"^no node named compute7 on this machine \(nodes: compute1, "):
+        labtool.Lab(echo=False)._ssh_argv("compute7")
