@@ -105,7 +105,13 @@ def create(cloud, vm_, ops):
             ret = {}
     except BaseException:
         cloud.progress(name, "creation failed; removing what was made for it")
-        for undo in (lambda: ops["remove"](plan), lambda: forget_host_keys(cloud, name, _addresses(plan))):
+        # its key too, which salt-cloud accepted on the master before the
+        # minion started: a highstate of '*' would wait for the node
+        for undo in (
+            lambda: ops["remove"](plan),
+            lambda: forget_host_keys(cloud, name, _addresses(plan)),
+            lambda: _forget_on_master(cloud, name, _addresses(plan)),
+        ):
             try:
                 undo()
             except (OSError, SaltCloudException) as exc:

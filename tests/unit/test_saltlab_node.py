@@ -149,6 +149,17 @@ def test_a_failed_create_removes_what_it_made_and_fires_no_created_event(cloud, 
     assert "controller" not in (tmp_path / "var/ssh/known_hosts").read_text()
 
 
+def test_a_failed_create_takes_the_nodes_key_off_the_master(cloud, tmp_path, ssh_calls):
+    driver = Driver(cloud)
+    push(tmp_path)
+    cloud.create(vm("network", make_master=True), driver.ops())
+    cloud.utils["cloud.bootstrap"].side_effect = SaltCloudSystemExit("nspawn: compute1 did not start sshd in 120 s")
+    with pytest.raises(SaltCloudSystemExit, match="did not start sshd"):
+        cloud.create(vm("compute1"), driver.ops())
+    assert ssh_calls()[-1][0][-1] == "salt-key -y -d compute1"
+    assert "compute1" not in driver.made
+
+
 def test_a_connection_ssh_lost_is_tried_again_other_failures_are_not(cloud, monkeypatch):
     monkeypatch.setattr(saltlab_node.time, "sleep", lambda seconds: None)
     lost = SaltCloudSystemExit("Command 'ssh root@h mkdir' failed. Exit code: 255")
