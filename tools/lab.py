@@ -186,9 +186,8 @@ class Lab:
         ones recorded when the node was made (var/ssh/known_hosts).
         """
         nodes = self.nodes()
-        for name in (node, self.master):
-            if name not in nodes:
-                raise RuntimeError(no_node(name, nodes))
+        if node not in nodes:
+            raise RuntimeError(no_node(node, nodes))
         user, key = self.login()
         known_hosts = self.config_dir / "var" / "ssh" / "known_hosts"
         opts = ["-i", key, "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-o", "StrictHostKeyChecking=yes"]
@@ -196,6 +195,8 @@ class Lab:
         opts += ["-o", "LogLevel=ERROR", "-o", "ConnectTimeout=10"]
         if nodes[node]["public_ips"] and (node == self.master or self.provider == "local"):
             return ["ssh", *opts, f"{user}@{nodes[node]['public_ips'][0]}"]
+        if self.master not in nodes:
+            raise RuntimeError(f"{node} is reached through the master, and {no_node(self.master, nodes)}")
         bastion = nodes[self.master]["public_ips"][0]
         jump = " ".join(["ssh", *map(shlex.quote, map(str, opts)), "-W", "%h:%p", f"{user}@{bastion}"])
         management = self.model["purposes"]["management"]

@@ -173,6 +173,12 @@ def test_created_fails_in_one_line_without_a_result(tmp_path, content):
     assert proc.stderr.startswith(("tools/lab.py created: no result", "tools/lab.py created: salt-cloud's map run"))
 
 
-def test_ssh_to_a_node_that_is_not_there_is_one_line(answers, capsys):
+def test_ssh_to_a_node_that_is_not_there_is_one_line(answers, monkeypatch):
     with pytest.raises(RuntimeError, match=r"^no node named compute7 on this machine \(nodes: compute1, "):
         labtool.Lab(echo=False)._ssh_argv("compute7")
+    # a node with a public address needs no master (a lone test node); one behind it does
+    alone = {"labtarget": {"public_ips": ["10.99.0.40"]}, "compute1": NODES["compute1"]}
+    monkeypatch.setattr(labtool.Lab, "nodes", lambda self: alone)
+    assert labtool.Lab(echo=False)._ssh_argv("labtarget")[-1] == "root@10.99.0.40"
+    with pytest.raises(RuntimeError, match=r"^compute1 is reached through the master, and no node named network "):
+        labtool.Lab(echo=False)._ssh_argv("compute1")
