@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 __virtualname__ = "ovs"
 
 BRIDGE_COLUMNS = ("name", "datapath_type", "fail_mode", "other_config", "external_ids")
-INTERFACE_COLUMNS = ("name", "type", "options")
+INTERFACE_COLUMNS = ("name", "type", "options", "external_ids", "mac")
 
 
 def __virtual__():
@@ -239,8 +239,9 @@ def port_list(bridge):
 def port_get(port):
     """
     A port's ``name``, interface ``type`` ("" for an ordinary network
-    device), interface ``options`` (a dict of strings) and ``bridge``; None
-    when there is no such port.
+    device), interface ``options`` and ``external_ids`` (dicts of strings),
+    the ``mac`` asked of an internal interface ("" when none) and
+    ``bridge``; None when there is no such port.
 
     CLI Example:
 
@@ -250,16 +251,27 @@ def port_get(port):
     """
     interface = _find("interface", port, INTERFACE_COLUMNS)
     if interface is not None:
+        # an unset MAC is an empty set
+        interface["mac"] = interface["mac"] or ""
         interface["bridge"] = _vsctl("port-to-br", port).strip()
     return interface
 
 
-def port_add(bridge, port, type=None, options=None, may_exist=False):  # pylint: disable=redefined-builtin
+def port_add(
+    bridge,
+    port,
+    type=None,  # pylint: disable=redefined-builtin
+    options=None,
+    may_exist=False,
+    external_ids=None,
+    mac=None,
+):
     """
     Add a port to a bridge, with its interface ``type`` (``internal``,
-    ``patch``, ``vxlan``, …) and ``options`` (a dict, set whole) in the same
+    ``patch``, ``vxlan``, …), ``options`` and ``external_ids`` (dicts, set
+    whole) and ``mac`` (an internal interface's address) in the same
     transaction. With ``may_exist``, the port being on that bridge already is
-    no error (and it gets the type and options given).
+    no error (and it gets the columns given).
 
     CLI Example:
 
@@ -268,18 +280,20 @@ def port_add(bridge, port, type=None, options=None, may_exist=False):  # pylint:
         salt '*' ovs.port_add br-ext vxlan-compute1 type=vxlan options='{remote_ip: 192.168.2.21, key: 100}'
         salt '*' ovs.port_add br-ext patch-ext-phys type=patch options='{peer: patch-phys-ext}'
         salt '*' ovs.port_add br-ext ext0 type=internal may_exist=True
+        salt '*' ovs.port_add br-int o-hm0 type=internal external_ids='{iface-id: PORT_ID}' mac=fa:16:3e:00:00:01
     """
     argv = ["--may-exist"] if may_exist else []
     argv += ["add-port", bridge, port]
-    argv += _set("interface", port, type=type, options=options)
+    argv += _set("interface", port, type=type, options=options, external_ids=external_ids, mac=mac)
     _vsctl(*argv)
     return True
 
 
-def port_set(port, type=None, options=None):  # pylint: disable=redefined-builtin
+def port_set(port, type=None, options=None, external_ids=None, mac=None):  # pylint: disable=redefined-builtin
     """
-    Change a port's interface type and/or options (a dict that replaces
-    all of them; ``{}`` clears them).
+    Change a port's interface type, options or external_ids (dicts that
+    replace all of them; ``{}`` clears them), or an internal interface's
+    mac.
 
     CLI Example:
 
@@ -288,9 +302,9 @@ def port_set(port, type=None, options=None):  # pylint: disable=redefined-builti
         salt '*' ovs.port_set vxlan-compute1 options='{remote_ip: 192.168.2.22, key: 100}'
         salt '*' ovs.port_set ext0 type=internal options='{}'
     """
-    command = _set("interface", port, type=type, options=options)
+    command = _set("interface", port, type=type, options=options, external_ids=external_ids, mac=mac)
     if not command:
-        raise SaltInvocationError("ovs.port_set needs type or options")
+        raise SaltInvocationError("ovs.port_set needs type, options, external_ids or mac")
     _vsctl(*command)
     return True
 

@@ -167,18 +167,36 @@ def bridge_absent(name):
     return _state(name, check)
 
 
-def port_present(name, bridge, type=None, options=None):  # pylint: disable=redefined-builtin
+# the interface's columns that port_present sets only when given, besides type and options
+EXTRA_COLUMNS = ("external_ids", "mac")
+
+
+def port_present(name, bridge, type=None, options=None, external_ids=None, mac=None):  # pylint: disable=redefined-builtin
     """
     The port ``name`` is on ``bridge``, with interface ``type`` (``internal``,
-    ``patch``, ``vxlan``, …) and exactly ``options`` when given. A port on
-    another bridge is moved (deleted there, then added here, keeping the type
-    and options not given); a different type is changed in place.
+    ``patch``, ``vxlan``, …), exactly ``options`` and ``external_ids`` and
+    the ``mac`` of an internal interface, each when given. A port on
+    another bridge is moved (deleted there, then added here, keeping what
+    is not given); the rest is changed in place.
     """
     wanted = {"bridge": bridge}
     if type is not None:
         wanted["type"] = type
     if options is not None:
         wanted["options"] = {str(key): _text(value) for key, value in options.items()}
+    if external_ids is not None:
+        wanted["external_ids"] = {str(key): _text(value) for key, value in external_ids.items()}
+    if mac is not None:
+        wanted["mac"] = str(mac).lower()
+
+    def extra(*sources):
+        """external_ids and mac from the first source that has them set."""
+        found = {}
+        for column in EXTRA_COLUMNS:
+            value = next((source[column] for source in sources if source.get(column)), None)
+            if value:
+                found[column] = value
+        return found
 
     def check(ret):
         current = __salt__["ovs.port_get"](name)
@@ -188,7 +206,9 @@ def port_present(name, bridge, type=None, options=None):  # pylint: disable=rede
                 f"Port {name}",
                 None,
                 wanted,
-                lambda: __salt__["ovs.port_add"](bridge, name, type=type, options=wanted.get("options")),
+                lambda: __salt__["ovs.port_add"](
+                    bridge, name, type=type, options=wanted.get("options"), **extra(wanted)
+                ),
             )
         old, new = _differences(current, wanted)
         if not new:
@@ -205,12 +225,13 @@ def port_present(name, bridge, type=None, options=None):  # pylint: disable=rede
                     name,
                     type=wanted.get("type", current["type"]),
                     options=wanted.get("options", current["options"]),
+                    **extra(wanted, current),
                 )
 
         else:
 
             def apply():
-                __salt__["ovs.port_set"](name, type=new.get("type"), options=new.get("options"))
+                __salt__["ovs.port_set"](name, type=new.get("type"), options=new.get("options"), **extra(new))
 
         return _converge(ret, f"Port {name}", old, new, apply)
 

@@ -26,17 +26,22 @@ BR_PHYS = (
 )
 NO_BRIDGE = '{"data":[],"headings":["name","datapath_type","fail_mode","other_config","external_ids"]}'
 VX1 = (
-    '{"data":[["vx1","vxlan",["map",[["key","100"],["remote_ip","192.168.2.21"]]]]],'
-    '"headings":["name","type","options"]}'
+    '{"data":[["vx1","vxlan",["map",[["key","100"],["remote_ip","192.168.2.21"]]],["map",[]],["set",[]]]],'
+    '"headings":["name","type","options","external_ids","mac"]}'
 )
-NO_INTERFACE = '{"data":[],"headings":["name","type","options"]}'
+# an internal port that Neutron's agent wires: its port's id and MAC
+HM0 = (
+    '{"data":[["o-hm0","internal",["map",[]],["map",[["iface-id","p-1"]]],"fa:16:3e:00:00:02"]],'
+    '"headings":["name","type","options","external_ids","mac"]}'
+)
+NO_INTERFACE = '{"data":[],"headings":["name","type","options","external_ids","mac"]}'
 BRIDGE_FIND = VSCTL + [
     "--format=json",
     "--columns=name,datapath_type,fail_mode,other_config,external_ids",
     "find",
     "bridge",
 ]
-INTERFACE_FIND = VSCTL + ["--format=json", "--columns=name,type,options", "find", "interface"]
+INTERFACE_FIND = VSCTL + ["--format=json", "--columns=name,type,options,external_ids,mac", "find", "interface"]
 
 
 def reply(stdout="", retcode=0, stderr=""):
@@ -182,9 +187,26 @@ def test_port_get_reads_interface_then_bridge(run_all):
         "name": "vx1",
         "type": "vxlan",
         "options": {"key": "100", "remote_ip": "192.168.2.21"},
+        "external_ids": {},
+        "mac": "",
         "bridge": "br-ext",
     }
     assert argvs(run_all) == [INTERFACE_FIND + ['name="vx1"'], VSCTL + ["port-to-br", "vx1"]]
+
+
+def test_port_get_reads_external_ids_and_mac(run_all):
+    run_all.side_effect = [reply(HM0), reply("br-int\n")]
+    port = ovs.port_get("o-hm0")
+    assert port["external_ids"] == {"iface-id": "p-1"} and port["mac"] == "fa:16:3e:00:00:02"
+
+
+def test_port_add_internal_with_external_ids_and_mac(run_all):
+    ovs.port_add("br-int", "o-hm0", type="internal", external_ids={"iface-id": "p-1"}, mac="fa:16:3e:00:00:02")
+    assert argvs(run_all) == [
+        VSCTL
+        + ["add-port", "br-int", "o-hm0", "--", "set", "interface", "o-hm0", 'type="internal"']
+        + ['external_ids={"iface-id"="p-1"}', 'mac="fa:16:3e:00:00:02"']
+    ]
 
 
 def test_port_get_missing_asks_once(run_all):
@@ -222,7 +244,7 @@ def test_port_set_type_and_cleared_options(run_all):
 
 
 def test_port_set_needs_a_value(run_all):
-    with pytest.raises(SaltInvocationError, match="needs type or options"):
+    with pytest.raises(SaltInvocationError, match="needs type, options, external_ids or mac"):
         ovs.port_set("int0")
 
 

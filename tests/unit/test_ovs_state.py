@@ -184,6 +184,41 @@ def test_port_moved_and_retyped(exec_mod):
     assert writes(exec_mod)[1] == ("port_add", ("br-ext", "vx1"), {"type": "internal", "options": {}})
 
 
+HM0_IDS = {"iface-id": "p-1", "attached-mac": "fa:16:3e:00:00:02", "iface-status": "active"}
+HM0 = {"name": "o-hm0", "type": "internal", "options": {}, "external_ids": HM0_IDS, "mac": "fa:16:3e:00:00:02"}
+
+
+def test_port_created_with_external_ids_and_mac(exec_mod):
+    exec_mod.port_get.return_value = None
+    ret = ovs.port_present("o-hm0", "br-int", type="internal", external_ids=HM0_IDS, mac="FA:16:3E:00:00:02")
+    assert ret["changes"]["new"]["mac"] == "fa:16:3e:00:00:02"
+    assert writes(exec_mod) == [
+        (
+            "port_add",
+            ("br-int", "o-hm0"),
+            {"type": "internal", "options": None, "external_ids": HM0_IDS, "mac": "fa:16:3e:00:00:02"},
+        )
+    ]
+
+
+def test_port_external_ids_changed_in_place(exec_mod):
+    exec_mod.port_get.return_value = dict(HM0, bridge="br-int")
+    ids = dict(HM0_IDS, **{"iface-id": "p-2"})
+    ret = ovs.port_present("o-hm0", "br-int", type="internal", external_ids=ids, mac="fa:16:3e:00:00:02")
+    assert ret["changes"] == {"old": {"external_ids": HM0_IDS}, "new": {"external_ids": ids}}
+    assert writes(exec_mod) == [("port_set", ("o-hm0",), {"type": None, "options": None, "external_ids": ids})]
+
+
+def test_port_moved_keeps_its_external_ids_and_mac(exec_mod):
+    exec_mod.port_get.return_value = dict(HM0, bridge="br-ext")
+    ovs.port_present("o-hm0", "br-int")
+    assert writes(exec_mod)[1] == (
+        "port_add",
+        ("br-int", "o-hm0"),
+        {"type": "internal", "options": {}, "external_ids": HM0_IDS, "mac": "fa:16:3e:00:00:02"},
+    )
+
+
 @pytest.mark.parametrize("current", [None, dict(VX1, bridge="br-phys"), dict(VX1, options={})])
 def test_port_test_mode_writes_nothing(opts, exec_mod, current):
     opts["test"] = True
