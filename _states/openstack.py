@@ -26,6 +26,7 @@ again. Below them, the states that do not fit the table. Each takes
 import functools
 import hashlib
 import importlib.util
+import ipaddress
 import os
 import sys
 
@@ -562,4 +563,87 @@ def volume_attached(name, server, timeout=600, cloud=None):
         {} if name in attached else {"server": server},
         lambda: __salt__["openstack.volume_attach"](server, name, timeout=timeout, cloud=cloud),
         None,
+    )
+
+
+@_api_errors_fail
+def port_plugged(name, port, network, bridge="br-int", cloud=None):
+    """
+    The Neutron port ``port`` of ``network`` is plugged into this node's
+    Open vSwitch as the internal interface ``name`` on ``bridge``, as Nova
+    plugs a server's: with the port's MAC and the ``external_ids`` by which
+    this node's Open vSwitch agent finds and wires it (``iface-id``,
+    ``attached-mac``, ``iface-status``). The port is looked up when the
+    state runs, after the state that makes it; under test=True one that
+    does not exist yet would be plugged.
+
+    .. code-block:: yaml
+
+        o-hm0:
+          openstack.port_plugged:
+            - port: octavia-health-manager
+            - network: lb-mgmt-net
+    """
+    found = __salt__["openstack.port_get"](port, network=network, cloud=cloud)
+    if found is None:
+        if __opts__["test"]:
+            return {
+                "name": name,
+                "result": None,
+                "changes": {},
+                "comment": f"interface {name} would be plugged into port {port} once it exists",
+            }
+        return _fail(name, f"port {port} of network {network} does not exist: nothing to plug {name} into")
+    mac = found["mac_address"]
+    return __states__["ovs.port_present"](
+        name=name,
+        bridge=bridge,
+        type="internal",
+        external_ids={"iface-id": found["id"], "attached-mac": mac, "iface-status": "active"},
+        mac=mac,
+    )
+
+
+@_api_errors_fail
+def server_member_present(name, pool, server, subnet, protocol_port, cloud=None):
+    """
+    The server ``server`` is the member ``name`` of the Octavia ``pool``,
+    at its fixed address on ``subnet`` and ``protocol_port``. The address
+    is looked up when the state runs, after the state that makes the
+    server; under test=True a server that does not exist yet would be
+    added.
+
+    .. code-block:: yaml
+
+        web1-member:
+          openstack.server_member_present:
+            - name: web1
+            - pool: web-pool
+            - server: web1
+            - subnet: web-subnet
+            - protocol_port: 80
+    """
+    found = __salt__["openstack.server_get"](server, cloud=cloud)
+    where = __salt__["openstack.subnet_get"](subnet, cloud=cloud)
+    missing = f"server {server}" if found is None else f"subnet {subnet}" if where is None else None
+    if missing and __opts__["test"]:
+        return {
+            "name": name,
+            "result": None,
+            "changes": {},
+            "comment": f"member {name} of pool {pool} would be added once {missing} exists",
+        }
+    if missing:
+        return _fail(name, f"{missing} does not exist: no address for member {name} of pool {pool}")
+    cidr = ipaddress.ip_network(where["cidr"])
+    addresses = [
+        address["addr"]
+        for network in (found.get("addresses") or {}).values()
+        for address in network
+        if address.get("OS-EXT-IPS:type", "fixed") == "fixed" and ipaddress.ip_address(address["addr"]) in cidr
+    ]
+    if not addresses:
+        return _fail(name, f"server {server} has no fixed address on subnet {subnet} ({cidr})")
+    return __states__["openstack.member_present"](
+        name=name, pool=pool, address=addresses[0], protocol_port=protocol_port, subnet=subnet, cloud=cloud
     )

@@ -318,10 +318,18 @@ KINDS = {
             "port",
             "network",
             "port",
-            {"fixed_ips": F(), "description": F(), "mac_address": F(fixed=True), "device_owner": F()},
+            {
+                "fixed_ips": F(),
+                "description": F(),
+                "mac_address": F(fixed=True),
+                "device_owner": F(),
+                "binding_host": F("binding_host_id"),
+                "port_security": F("is_port_security_enabled"),
+            },
             scope={"network": F("network_id", default=REQUIRED, ref="network")},
             query=("name", "network_id"),
-            doc="A Neutron port of ``network``, its fixed IPs as [{subnet: NAME, ip_address: IP}]",
+            doc="A Neutron port of ``network``, its fixed IPs as [{subnet: NAME, ip_address: IP}]"
+            " (binding_host: the host whose agent wires it; port_security: false, no security groups)",
             example="controller-mgmt network=mgmt",
         ),
         Kind(

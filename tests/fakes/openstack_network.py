@@ -105,6 +105,8 @@ class Network:
             "mac_address": f"fa:16:3e:00:00:{next(self._macs):02x}",
             "security_groups": [],
             "description": "",
+            "binding:host_id": "",
+            "port_security_enabled": True,
         }
         port.update(fields, fixed_ips=allocated)
         return self.add("ports", port)

@@ -6,7 +6,7 @@ execution module against the fake OpenStack APIs.
 """
 
 import hashlib
-from unittest.mock import patch
+from unittest.mock import Mock, patch
 
 import pytest
 from test_openstack_state import PUBLIC, READS, configure_loader_modules, exec_mod, module, openstack, writes
@@ -544,3 +544,96 @@ def test_volume_and_load_balancer_states_are_idempotent_and_test_mode_writes_not
     ret = openstack.pool_present("web-pool", load_balancer="web-lb", listener="web-http", lb_algorithm="SOURCE_IP")
     assert ret["changes"] == {"old": {"lb_algorithm": "ROUND_ROBIN"}, "new": {"lb_algorithm": "SOURCE_IP"}}
     assert openstack.load_balancer_absent("web-lb")["comment"] == "load balancer web-lb deleted"
+
+
+@pytest.fixture
+def demo_server(real, tmp_path):
+    """A server on demo-subnet (10.0.0.0/24), and a load balancer's pool of HTTP members."""
+    image = tmp_path / "test.img"
+    image.write_bytes(b"\0" * 4096)
+    module.image_create("test", str(image))
+    module.flavor_create("m1.nano", 1, 128)
+    module.network_create("demo-net")
+    module.subnet_create("demo-subnet", "demo-net", "10.0.0.0/24")
+    module.server_create("web1", "test", "m1.nano", "demo-net")
+    module.load_balancer_create("web-lb", vip_subnet="demo-subnet")
+    module.listener_create("web-http", "web-lb")
+    module.pool_create("web-pool", "web-lb", listener="web-http")
+    states = {"openstack.member_present": openstack.member_present}
+    with patch.dict(openstack.__dict__, {"__states__": states}):
+        yield module.server_get("web1")
+
+
+def test_a_server_becomes_a_member_at_its_address_on_the_subnet_once(real, demo_server):
+    address = demo_server["addresses"]["demo-net"][0]["addr"]
+    ret = openstack.server_member_present("web1", "web-pool", "web1", "demo-subnet", 80)
+    assert ret["result"] is True and ret["comment"] == "member web1 created", ret
+    assert ret["changes"]["new"]["address"] == address
+    member = module.member_get("web1", "web-pool")
+    assert (member["address"], member["protocol_port"], member["subnet"]) == (address, 80, "demo-subnet")
+    before = len(written(real))
+    assert openstack.server_member_present("web1", "web-pool", "web1", "demo-subnet", 80)["changes"] == {}
+    assert len(written(real)) == before
+
+
+def test_a_member_of_a_server_not_made_yet(real, demo_server, opts):
+    opts["test"] = True
+    ret = openstack.server_member_present("web2", "web-pool", "web2", "demo-subnet", 80)
+    assert (
+        ret["result"] is None
+        and ret["comment"] == "member web2 of pool web-pool would be added once server web2 exists"
+    )
+    opts["test"] = False
+    ret = openstack.server_member_present("web2", "web-pool", "web2", "demo-subnet", 80)
+    assert ret["result"] is False and ret["comment"].startswith("server web2 does not exist")
+
+
+def test_a_server_without_an_address_on_the_subnet_is_no_member(real, demo_server):
+    module.network_create("other-net")
+    module.subnet_create("other-subnet", "other-net", "10.9.0.0/24")
+    ret = openstack.server_member_present("web1", "web-pool", "web1", "other-subnet", 80)
+    assert ret == {
+        "name": "web1",
+        "result": False,
+        "changes": {},
+        "comment": "server web1 has no fixed address on subnet other-subnet (10.9.0.0/24)",
+    }
+    assert module.member_list("web-pool") == []
+
+
+def test_a_port_is_plugged_into_ovs_with_its_id_and_mac(real, opts):
+    module.network_create("lb-mgmt-net")
+    module.subnet_create("lb-mgmt-subnet", "lb-mgmt-net", "172.31.0.0/24")
+    port = module.port_create(
+        "octavia-health-manager",
+        "lb-mgmt-net",
+        fixed_ips=[{"subnet": "lb-mgmt-subnet", "ip_address": "172.31.0.2"}],
+        binding_host="network",
+        port_security=False,
+    )
+    assert (port["binding_host"], port["port_security"]) == ("network", False)
+    plugged = {"name": "o-hm0", "result": True, "changes": {}, "comment": "Port o-hm0 is as wanted"}
+    ovs_port_present = Mock(return_value=plugged)
+    with patch.dict(openstack.__dict__, {"__states__": {"ovs.port_present": ovs_port_present}}):
+        assert openstack.port_plugged("o-hm0", "octavia-health-manager", "lb-mgmt-net") == plugged
+        mac = port["mac_address"]
+        ovs_port_present.assert_called_once_with(
+            name="o-hm0",
+            bridge="br-int",
+            type="internal",
+            external_ids={"iface-id": port["id"], "attached-mac": mac, "iface-status": "active"},
+            mac=mac,
+        )
+        ovs_port_present.reset_mock()
+        opts["test"] = True
+        ret = openstack.port_plugged("o-hm1", "no-such-port", "lb-mgmt-net")
+        assert (
+            ret["result"] is None
+            and ret["comment"] == "interface o-hm1 would be plugged into port no-such-port once it exists"
+        )
+        opts["test"] = False
+        ret = openstack.port_plugged("o-hm1", "no-such-port", "lb-mgmt-net")
+        assert ret["result"] is False and ret["comment"].startswith(
+            "port no-such-port of network lb-mgmt-net does not exist"
+        )
+        ovs_port_present.assert_not_called()
