@@ -142,7 +142,7 @@ DATA_DISK_SERIAL = "saltlab-test-disk"
 def guest(image, tmp_path_factory):
     """
     The image booted in QEMU (TCG), once for the module:
-    {"serial": log path, "echo"/"banner"/"probe": port, "qemu": Popen,
+    {"serial": log path, "echo"/"banner"/"probe"/"http": port, "qemu": Popen,
     "disk": the second disk's file}.
     """
     tmp_path = tmp_path_factory.mktemp("guest")
@@ -154,7 +154,7 @@ def guest(image, tmp_path_factory):
     disk = tmp_path / "data.img"
     with open(disk, "wb") as fh:
         fh.truncate(DATA_DISK_SIZE)
-    echo_port, banner_port, probe_port = free_port(), free_port(), free_port()
+    echo_port, banner_port, probe_port, http_port = free_port(), free_port(), free_port(), free_port()
     netdev = ",".join(
         [
             "user,id=net0,restrict=on",
@@ -164,6 +164,7 @@ def guest(image, tmp_path_factory):
             f"hostfwd=tcp:127.0.0.1:{echo_port}-:7",
             f"hostfwd=tcp:127.0.0.1:{banner_port}-:8",
             f"hostfwd=tcp:127.0.0.1:{probe_port}-:9",
+            f"hostfwd=tcp:127.0.0.1:{http_port}-:80",
             f"guestfwd=tcp:169.254.169.254:80-cmd:{metadata}",
             f"guestfwd=tcp:{ECHO_PEER}:7-cmd:cat",
         ]
@@ -202,6 +203,7 @@ def guest(image, tmp_path_factory):
             "echo": echo_port,
             "banner": banner_port,
             "probe": probe_port,
+            "http": http_port,
             "qemu": qemu,
             "disk": disk,
         }
@@ -256,6 +258,20 @@ def test_guest_banner_names_the_metadata_hostname(guest):
     ), line
     log = guest["serial"].read_text(errors="replace")
     assert "saltlab-test: metadata hostname test-vm-1.novalocal" in log
+
+
+def test_guest_answers_http_with_its_banner(guest):
+    """What a load balancer's health monitor and clients see: 200 and the line naming the guest."""
+
+    def get():
+        reply = exchange(guest["http"], b"GET / HTTP/1.0\r\nHost: lb\r\nUser-Agent: test\r\n\r\n")
+        return reply if reply and b"hostname=test-vm-1 " in reply else None
+
+    reply = wait_for(guest, "an HTTP answer naming the metadata hostname on port 80", get, timeout=300).decode()
+    head, _, body = reply.partition("\r\n\r\n")
+    assert head.split("\r\n")[0] == "HTTP/1.0 200 OK", reply
+    assert f"Content-Length: {len(body.encode())}" in head.split("\r\n"), reply
+    assert body.startswith("saltlab-test hostname=test-vm-1 ip=169.254.169.15/24 ") and body.endswith("\n"), reply
 
 
 def test_guest_probe_reaches_an_echo_peer_and_tells_a_silent_one(guest):
