@@ -99,6 +99,11 @@ def main():
         kwarg["pillar"] = json.loads(args.pillar)
     with salt.utils.event.get_master_event(opts, opts["sock_dir"], listen=True) as bus:
         client = salt.client.LocalClient(mopts=opts)
+        if args.sls:
+            # a highstate syncs the custom modules first, an SLS run does
+            # not: its states may be newer than the nodes' last highstate
+            say(f"saltutil.sync_all on {args.target}")
+            client.cmd(args.target, "saltutil.sync_all", timeout=120)
         pub = client.run_job(args.target, "state.apply", arg=[args.sls] if args.sls else [], kwarg=kwarg, timeout=60)
         if not pub or not pub.get("minions"):
             say(f"no minion matches {args.target!r}, or the master did not publish the job")
