@@ -71,6 +71,7 @@ horizon-service:
     - name: {{ horizon.service }}
     - enable: true
     - watch:
+      - pkg: horizon-pkgs
       - file: horizon-config
       - file: horizon-apache-default-ssl-absent
       - file: horizon-apache-wsgi

@@ -266,6 +266,7 @@ def test_under_test_mode_nobody_waits_for_the_cache(make_minion, tmp_path, secre
         ("storage", {"nova": {"virt_type": "xen"}}, "saltlab:nova:virt_type must be one of auto, kvm, qemu"),
         ("network", {"entry": {"novnc_port": 0}}, "saltlab:entry:novnc_port must be an integer 1-65535"),
         ("storage", {"flux": {"capacitor": 1}}, "saltlab:flux is neither a setting of the lab nor a formula"),
+        ("network", {"octavia": {"topology": "ACTIVE_STANDBY"}}, "saltlab:octavia:topology must be one of SINGLE"),
     ],
 )
 def test_bad_pillar_stops_the_render_with_a_message_naming_the_key(
@@ -476,6 +477,82 @@ def test_the_controller_services_listen_on_the_management_address(node):
     assert "allowed_origins = 10.99.0.12" in nova
 
 
+# pillar/labs/loadbalancing.sls's services
+LOADBALANCING = ["keystone", "glance", "placement", "nova", "neutron", "cinder", "horizon", "octavia"]
+
+
+def loadbalancing_minion(make_minion, tmp_path, secrets_dir, role):
+    minion = make_minion(tmp_path, role, secrets_dir)
+    (tmp_path / "pillar" / "lab.sls").write_text("include:\n  - labs.loadbalancing\n")
+    return minion
+
+
+def test_the_loadbalancing_lab_puts_octavias_api_on_the_controller(make_minion, tmp_path, secrets_dir):
+    minion = loadbalancing_minion(make_minion, tmp_path, secrets_dir, "controller")
+    states = minion.highstate()
+    assert {"octavia-service-api", "octavia-keystone-endpoint-public", "octavia-db-sync"} <= set(states)
+    assert not [s for s in states if s.startswith("octavia-worker")]
+    assert {"cmd": "octavia-db-sync"} in arg(states, "octavia-service-api", "require")
+    assert {"file": "octavia-listen"} in arg(states, "octavia-service-api", "watch")
+    assert "python3-octavia-dashboard" in arg(states, "horizon-pkgs", "pkgs")
+    assert {"pkg": "horizon-pkgs"} in arg(states, "horizon-service", "watch")
+    config = minion.template("octavia/files/octavia.conf.jinja")
+    assert "connection = mysql+pymysql://octavia:" in config and f"@{CONTROLLER}/octavia" in config
+    assert "[keystone_authtoken]" in config and "heartbeat_key" not in config and "ca_private_key" not in config
+
+
+def test_the_loadbalancing_lab_puts_octavias_worker_on_the_network_node(make_minion, tmp_path, secrets_dir):
+    minion = loadbalancing_minion(make_minion, tmp_path, secrets_dir, "network")
+    states = minion.highstate()
+    services = ["octavia-worker", "octavia-health-manager", "octavia-housekeeping"]
+    for service in services:
+        required = arg(states, f"octavia-worker-service-{service}", "require")
+        # after the API (the schema), with the health manager's address and the certificates
+        assert {"ready": "octavia-worker-api-up"} in required
+        assert {"cmd": "octavia-health-manager-reconfigure"} in required
+        assert {"x509": "octavia-server_ca-cert"} in arg(states, f"octavia-worker-service-{service}", "watch")
+    assert not [s for s in states if s.startswith(("octavia-service-api", "octavia-db"))]
+    # the config names the ids of what is made before it
+    required = arg(states, "octavia-worker-config", "require")
+    assert {"openstack": "octavia-mgmt-network"} in required and {
+        "openstack": "octavia-mgmt-security-group"
+    } in required
+    assert function(states, "octavia-health-manager-interface") == "openstack.port_plugged"
+    assert {"openstack": "octavia-health-manager-port"} in arg(states, "octavia-health-manager-interface", "require")
+    # bound where this node's agents report from: its host name
+    assert arg(states, "octavia-health-manager-port", "binding_host") == minion.call("grains.get", "nodename")
+    assert arg(states, "octavia-health-manager-port", "port_security") is False
+    assert arg(states, "octavia-health-manager-port", "fixed_ips") == [
+        {"subnet": "lb-mgmt-subnet", "ip_address": "172.31.0.2"}
+    ]
+    # the pool leaves the health manager's address out
+    assert arg(states, "octavia-mgmt-subnet", "allocation_pools") == [{"start": "172.31.0.10", "end": "172.31.0.254"}]
+    assert arg(states, "octavia-amphora-image", "tags") == ["amphora"]
+    # private keys: root and octavia only; the server CA's under the passphrase
+    for key in ("server_ca", "client_ca", "client"):
+        assert arg(states, f"octavia-{key}-key", "mode") == "0640"
+        assert arg(states, f"octavia-{key}-key", "group") == "octavia"
+    assert (
+        arg(states, "octavia-server_ca-key", "passphrase")
+        and arg(states, "octavia-client_ca-key", "passphrase") is None
+    )
+    assert arg(states, "octavia-client-cert", "authorityKeyIdentifier") == "keyid:always"
+    assert arg(states, "octavia-client_ca-cert", "keyUsage") == "critical, cRLSign, keyCertSign"
+
+
+def test_the_loadbalancing_demo_puts_a_load_balancer_in_front_of_the_servers(make_minion, tmp_path, secrets_dir):
+    minion = loadbalancing_minion(make_minion, tmp_path, secrets_dir, "controller")
+    states = minion.call("state.show_sls", "demo")
+    assert arg(states, "demo-lb", "vip_network") == "external"
+    assert {"openstack": "demo-external-subnet"} in arg(states, "demo-lb", "require")
+    for server in ("demo1", "demo2"):
+        assert function(states, f"demo-lb-member-{server}") == "openstack.server_member_present"
+        assert {"openstack": f"demo-server-{server}"} in arg(states, f"demo-lb-member-{server}", "require")
+        assert arg(states, f"demo-lb-member-{server}", "subnet") == "demo-subnet"
+    assert arg(states, "demo-lb-monitor", "type") == "HTTP"
+    assert arg(states, "demo-security-group-http", "port_range_min") == 80
+
+
 def test_the_keystone_lab_has_no_image_service(make_minion, tmp_path, secrets_dir):
     minion = make_minion(tmp_path, "controller", secrets_dir)
     (tmp_path / "pillar" / "lab.sls").write_text("include:\n  - labs.keystone\n")
@@ -490,6 +567,16 @@ def test_the_keystone_lab_has_no_image_service(make_minion, tmp_path, secrets_di
         ("controller", {"services": ["keystone", "swift"]}, "pillar saltlab:services names an unknown service swift"),
         ("network", {"services": ["glance"]}, "pillar saltlab:services needs keystone in every lab"),
         ("controller", {"secrets": {"glance_db": ""}}, "pillar saltlab:secrets:glance_db is missing"),
+        (
+            "network",
+            {"services": LOADBALANCING, "secrets": {"octavia_ca_passphrase": ""}},
+            "pillar saltlab:secrets:octavia_ca_passphrase is missing",
+        ),
+        (
+            "controller",
+            {"services": ["keystone", "glance", "placement", "octavia"]},
+            "Octavia needs nova in pillar saltlab:services",
+        ),
     ],
 )
 def test_bad_lab_pillar_stops_the_render_with_a_message_naming_the_key(
@@ -575,6 +662,8 @@ def test_the_demo_renders_and_waits_for_compute_hosts(make_minion, tmp_path, sec
         assert {"openstack": f"demo-server-{server}"} in arg(states, f"demo-floating-ip-{server}", "require")
     assert arg(states, "demo-external-network", "mtu") == 1410
     assert arg(states, "demo-external-subnet", "gateway_ip") == "172.16.0.1"
+    # the full lab has no Octavia
+    assert not [s for s in states if s.startswith("demo-lb")]
 
 
 MAPDATA = pathlib.Path(__file__).resolve().parent / "mapdata"

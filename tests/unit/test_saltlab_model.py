@@ -39,7 +39,7 @@ def test_the_repository_model_makes_the_readme_lab(model):
     assert compute3["addresses"] == {"mgmt": "192.168.1.23", "underlay": "192.168.2.23"}
     assert saltlab_model.node(model, "storage")["addresses"] == {"mgmt": "192.168.1.31"}
     assert saltlab_model.master_address(model) == "192.168.1.12"
-    assert saltlab_model.proxy_ports(model) == [22, 443, 5000, 6080, 8774, 8776, 8778, 9292, 9696]
+    assert saltlab_model.proxy_ports(model) == [22, 443, 5000, 6080, 8774, 8776, 8778, 9292, 9696, 9876]
     assert saltlab_model.proxy_ports(model, ["keystone"]) == [22, 5000, 6080]
 
 
@@ -49,7 +49,11 @@ def test_compute_nodes_get_no_database_or_admin_secret(model):
     assert "nova_service" in compute
     # Ceph's keys stay on the storage node; compute nodes get client.cinder's, for libvirt
     ceph = {name for name in model["secrets"] if name.startswith("ceph_")}
-    assert set(saltlab_model.secrets_for(model, ["controller"])) == set(model["secrets"]) - ceph
+    # the amphorae's heartbeat key and the passphrase of their CA's key stay on the network node
+    amphorae = {"octavia_heartbeat", "octavia_ca_passphrase"}
+    assert set(saltlab_model.secrets_for(model, ["controller"])) == set(model["secrets"]) - ceph - amphorae
+    assert amphorae <= set(saltlab_model.secrets_for(model, ["network"]))
+    assert not amphorae & (set(compute) | set(saltlab_model.secrets_for(model, ["storage"])))
     assert ceph & set(compute) == {"ceph_cinder_key"}
     storage = set(saltlab_model.secrets_for(model, ["storage"]))
     assert ceph <= storage and {"cinder_db", "rabbitmq_openstack"} <= storage

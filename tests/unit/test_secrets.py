@@ -49,8 +49,8 @@ def test_first_run_creates_private_files(tmp_path, run):
     assert stat.S_IMODE((tmp_path / "ssh").stat().st_mode) == 0o700
     data = json.loads(pillar.read_text())["saltlab"]
     assert data["ssh_public_key"] == (tmp_path / "ssh" / "lab.pub").read_text().strip()
-    assert len(data["secrets"]) == 24
-    assert len(set(data["secrets"].values())) == 24
+    assert len(data["secrets"]) == len(MODEL["secrets"]) == 28
+    assert len(set(data["secrets"].values())) == 28
     assert all(len(value) >= 32 for value in data["secrets"].values())
     # exactly what the model lists
     assert sorted(data["secrets"]) == sorted(MODEL["secrets"])
@@ -99,11 +99,11 @@ def test_a_missing_or_empty_secret_is_added_and_the_others_kept(tmp_path, run, h
 
 def test_a_secret_added_to_the_model_is_generated(tmp_path, run):
     run()
-    model = dict(MODEL, secrets=dict(MODEL["secrets"], octavia_db=["controller"]))
+    model = dict(MODEL, secrets=dict(MODEL["secrets"], designate_db=["controller"]))
     (tmp_path / "model.yaml").write_text(salt.utils.yaml.safe_dump(model))
     result = run(tmp_path / "model.yaml")
     assert f"1 secret(s) added, {len(MODEL['secrets'])} kept" in result.stdout
-    assert json.loads((tmp_path / "secrets.json").read_text())["saltlab"]["secrets"]["octavia_db"]
+    assert json.loads((tmp_path / "secrets.json").read_text())["saltlab"]["secrets"]["designate_db"]
 
 
 def test_a_bad_model_is_one_line(tmp_path, run):

@@ -1,0 +1,7 @@
+{%- from 'octavia/map.jinja' import octavia with context %}
+{%- from 'lib/openstack.jinja' import packages with context %}
+include:
+  - apt
+  - openstack.debconf
+
+{{ packages('octavia-worker', octavia.worker) }}
