@@ -4,7 +4,7 @@ SALT_CLOUD := .venv/bin/salt-cloud
 MAP ?= maps/local.yaml
 SSH_MASTER := python3 tools/lab.py ssh network
 
-.PHONY: lab deps test-deps highstate demo verify verify-cleanup destroy destroy-all lint test test-all unit bench bench-amphora rehearse-gce
+.PHONY: lab deps test-deps highstate demo verify verify-cleanup destroy destroy-all lint test test-all unit bench bench-amphora bench-loadbalancer rehearse-gce
 
 # salt-cloud exits 0 when a node of the map failed: `tools/lab.py created`
 # reads its result and stops here naming each node it did not make.
@@ -99,6 +99,11 @@ bench: deps
 # The Octavia amphora image: a cold build and boots under QEMU TCG.
 bench-amphora: test-deps
 	.venv/bin/python bench/amphora.py
+
+# Octavia's load balancers on a running loadbalancing lab: create to ACTIVE,
+# the memory each adds, delete.
+bench-loadbalancer: deps
+	.venv/bin/python bench/loadbalancer.py
 
 # The Google Cloud path on booted machines (tests/fakes/rehearsal.py): the
 # whole map, the full lab and the demo; the default test run rehearses the
