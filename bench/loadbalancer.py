@@ -1,6 +1,6 @@
 """
 Figures of Octavia's load balancers on a running `loadbalancing` lab
-(README, "Load balancing"; the demo need not have run), printed as a table:
+after `make demo` (its external network), printed as a table:
 
 - a load balancer made by the demo user with its address on the external
   network, from its create until Octavia says ACTIVE (the amphora's boot
@@ -69,6 +69,8 @@ def main():
     args = parser.parse_args()
     lab = Lab(echo=False)
     conn = lab.connect("demo")
+    if conn.network.find_network(EXTERNAL) is None:
+        sys.exit(f"bench/loadbalancer.py: no network {EXTERNAL}: run make demo first")
     if conn.load_balancer.find_load_balancer(NAME) is not None:
         sys.exit(f"bench/loadbalancer.py: {NAME} exists (a run cut short?): delete it first")
     figures = []
